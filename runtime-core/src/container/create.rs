@@ -1,0 +1,409 @@
+//! `create`: validate and plan everything, make the state directory and cgroup, clone the init,
+//! and leave it waiting on the exec fifo. Any failure removes all of it again.
+
+use super::describe::describe;
+use super::state::{self, proc_stat, StateDir, Stored};
+use super::{Container, Runtime, State, OCI_VERSION};
+use crate::cgroups::{layout::Layout, Cgroup};
+use crate::error::{Error, IoContext, Result, SysContext};
+use crate::hooks::{self, HookPlan};
+use crate::process::init::{InitPlan, StatePieces};
+use crate::process::namespaces::{self, NsPlan};
+use crate::process::parent;
+use crate::process::plan::ProcessPlan;
+use crate::rootfs::mounts::CgroupTree;
+use crate::rootfs::{self, resolve::cstring, RootfsInput};
+use crate::sys::{fs, socket};
+use oci_spec::runtime::Spec;
+use std::ffi::CString;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+/// Where the pty master of a terminal container goes.
+pub enum ConsoleSocket {
+    /// A unix socket path to connect to (runc's `--console-socket`).
+    Path(PathBuf),
+    /// An already connected socket.
+    Fd(OwnedFd),
+}
+
+pub struct CreateOptions {
+    pub bundle: PathBuf,
+    pub console_socket: Option<ConsoleSocket>,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+}
+
+/// Removes what a failed create made; disarmed on success.
+struct Undo {
+    dir: Option<StateDir>,
+    cgroup: Option<Cgroup>,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if let Some(cg) = self.cgroup.take() {
+            let _ = cg.signal_all(libc::SIGKILL);
+            let _ = cg.destroy();
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.remove();
+        }
+    }
+}
+
+pub fn load_spec(bundle: &Path) -> Result<(PathBuf, Spec)> {
+    let bundle = std::fs::canonicalize(bundle).map_err(|source| Error::Bundle {
+        path: bundle.to_path_buf(),
+        source,
+    })?;
+    let path = bundle.join("config.json");
+    let text = std::fs::read(&path).map_err(|source| Error::Bundle {
+        path: path.clone(),
+        source,
+    })?;
+    let spec = serde_json::from_slice(&text).map_err(|e| Error::Config {
+        path,
+        msg: e.to_string(),
+    })?;
+    Ok((bundle, spec))
+}
+
+pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> {
+    state::check_id(id)?;
+    let (bundle, spec) = load_spec(&opts.bundle)?;
+    let plan = Planned::new(id, &bundle, &spec, &opts)?;
+    let dir = StateDir::create(rt.root(), id)?;
+    let mut undo = Undo {
+        dir: Some(dir),
+        cgroup: None,
+    };
+    let dir_path = undo
+        .dir
+        .as_ref()
+        .map(|d| d.path.clone())
+        .unwrap_or_default();
+    let (mut init, side) = plan.split(&dir_path, opts.console_socket, opts.no_new_keyring)?;
+    let mut cgroup = side.cgroup;
+    cgroup.create()?;
+    undo.cgroup = Some(cgroup.clone());
+
+    let mut stored = Stored {
+        id: id.to_string(),
+        pid: 0,
+        start_time: 0,
+        bundle: bundle.clone(),
+        rootfs: side.rootfs,
+        created: state::rfc3339_now(),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        cgroup,
+        spec: spec.clone(),
+    };
+    init.state = pieces(&stored)?;
+    let (prestart, create_runtime) = (&side.prestart, &side.create_runtime);
+    let mut runtime_hooks = |pid: i32| -> Result<()> {
+        let json = hook_state(&stored, pid, "creating")?;
+        hooks::run_all(prestart, &[&json])?;
+        hooks::run_all(create_runtime, &[&json])
+    };
+    let spawned = parent::spawn_init(&init, &stored.cgroup, &mut runtime_hooks, &|f| {
+        describe(f, &init)
+    })?;
+    stored.pid = spawned.pid;
+    stored.start_time = proc_stat(spawned.pid).map(|s| s.0).unwrap_or(0);
+    let dir = undo
+        .dir
+        .take()
+        .ok_or_else(|| Error::Init("state directory lost".into()))?;
+    let saved = dir
+        .save(&stored)
+        .and_then(|()| write_pid_file(opts.pid_file.as_deref(), spawned.pid));
+    if let Err(e) = saved {
+        undo.dir = Some(dir);
+        return Err(e);
+    }
+    undo.cgroup = None;
+    Ok(Container {
+        dir,
+        stored,
+        init: Some(spawned),
+    })
+}
+
+/// The parts of the plan made before anything exists on the host.
+struct Planned {
+    id: String,
+    rootfs: PathBuf,
+    cgroup: Cgroup,
+    ns: NsPlan,
+    rootfs_plan: rootfs::RootfsPlan,
+    process: ProcessPlan,
+    hostname: Option<CString>,
+    domainname: Option<CString>,
+    prestart: Vec<HookPlan>,
+    create_runtime: Vec<HookPlan>,
+    create_container: Vec<HookPlan>,
+    start_container: Vec<HookPlan>,
+    /// The host uid and gid of the container's root, who must be able to open the fifo.
+    root_owner: (u32, u32),
+}
+
+/// What the runtime keeps for itself after handing the rest to the init's plan.
+struct RuntimeSide {
+    rootfs: PathBuf,
+    cgroup: Cgroup,
+    prestart: Vec<HookPlan>,
+    create_runtime: Vec<HookPlan>,
+}
+
+impl Planned {
+    fn new(id: &str, bundle: &Path, spec: &Spec, opts: &CreateOptions) -> Result<Planned> {
+        let root = spec
+            .root()
+            .as_ref()
+            .ok_or_else(|| Error::invalid("root", "missing"))?;
+        let rootfs = bundle.join(root.path());
+        rootfs::check_rootfs(&rootfs)?;
+        let rootfs =
+            std::fs::canonicalize(&rootfs).ctx(|| format!("resolving {}", rootfs.display()))?;
+        let process = spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| Error::invalid("process", "missing: create needs a process to run"))?;
+        let linux = spec
+            .linux()
+            .as_ref()
+            .ok_or_else(|| Error::invalid("linux", "missing"))?;
+        let ns = namespaces::plan(spec)?;
+        let layout = Layout::detect()?;
+        let cgroup = Cgroup::resolve(&layout, linux.cgroups_path().as_deref(), id)?;
+        let trees = cgroup_trees(&layout, &cgroup);
+        let rootfs_plan = rootfs::plan(&RootfsInput {
+            spec,
+            bundle,
+            rootfs: &rootfs,
+            userns: ns.in_user,
+            new_netns: ns.owns(libc::CLONE_NEWNET),
+            new_ipcns: ns.owns(libc::CLONE_NEWIPC),
+            new_utsns: ns.owns(libc::CLONE_NEWUTS),
+            new_cgroupns: ns.owns(libc::CLONE_NEWCGROUP),
+            no_pivot: opts.no_pivot,
+            cgroups: &trees,
+        })?;
+        let process = ProcessPlan::new(process, opts.preserve_fds)?
+            .with_personality(linux.personality().as_ref().map(|p| p.domain()));
+        let name = |v: &Option<String>, field: &str| -> Result<Option<CString>> {
+            let Some(v) = v.as_deref() else {
+                return Ok(None);
+            };
+            if !ns.owns(libc::CLONE_NEWUTS) {
+                return Err(Error::invalid(
+                    field,
+                    "needs a uts namespace of the container's own",
+                ));
+            }
+            CString::new(v)
+                .map(Some)
+                .map_err(|_| Error::invalid(field, "NUL byte"))
+        };
+        let hostname = name(spec.hostname(), "hostname")?;
+        let domainname = name(spec.domainname(), "domainname")?;
+        if process.terminal && opts.console_socket.is_none() {
+            return Err(Error::invalid(
+                "process.terminal",
+                "is true, but no console socket was given to receive the pty (--console-socket)",
+            ));
+        }
+        check_preserved(opts.preserve_fds)?;
+        let h = spec.hooks().as_ref();
+        let root_owner = (
+            host_root(linux.uid_mappings()),
+            host_root(linux.gid_mappings()),
+        );
+        Ok(Planned {
+            id: id.to_string(),
+            rootfs,
+            cgroup,
+            ns,
+            rootfs_plan,
+            process,
+            hostname,
+            domainname,
+            prestart: hooks::plan(h.and_then(|h| h.prestart().as_ref()), "prestart")?,
+            create_runtime: hooks::plan(
+                h.and_then(|h| h.create_runtime().as_ref()),
+                "createRuntime",
+            )?,
+            create_container: hooks::plan(
+                h.and_then(|h| h.create_container().as_ref()),
+                "createContainer",
+            )?,
+            start_container: hooks::plan(
+                h.and_then(|h| h.start_container().as_ref()),
+                "startContainer",
+            )?,
+            root_owner,
+        })
+    }
+
+    /// Makes the exec fifo in `dir`, connects the console, and splits the plan between the
+    /// init and the runtime.
+    fn split(
+        self,
+        dir: &Path,
+        console: Option<ConsoleSocket>,
+        no_keyring: bool,
+    ) -> Result<(InitPlan, RuntimeSide)> {
+        let fifo = make_fifo(dir, self.root_owner)?;
+        let console_socket = match console {
+            Some(c) if self.process.terminal => Some(connect_console(c)?),
+            _ => None,
+        };
+        let keyring = if no_keyring {
+            None
+        } else {
+            CString::new(self.id.as_str()).ok()
+        };
+        let init = InitPlan {
+            ns: self.ns,
+            hostname: self.hostname,
+            domainname: self.domainname,
+            rootfs: self.rootfs_plan,
+            process: self.process,
+            runtime_hooks: !self.prestart.is_empty() || !self.create_runtime.is_empty(),
+            create_container: self.create_container,
+            start_container: self.start_container,
+            state: StatePieces::default(),
+            fifo: Some(fifo),
+            console_socket,
+            keyring,
+        };
+        let side = RuntimeSide {
+            rootfs: self.rootfs,
+            cgroup: self.cgroup,
+            prestart: self.prestart,
+            create_runtime: self.create_runtime,
+        };
+        Ok((init, side))
+    }
+}
+
+/// The host id that container id 0 maps to (itself without a user namespace).
+fn host_root(maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>) -> u32 {
+    maps.iter()
+        .flatten()
+        .find(|m| m.container_id() == 0)
+        .map_or(0, |m| m.host_id())
+}
+
+fn make_fifo(dir: &Path, owner: (u32, u32)) -> Result<OwnedFd> {
+    let d = cstring(dir, "state directory")?;
+    let dfd = fs::openat(libc::AT_FDCWD, &d, libc::O_PATH | libc::O_DIRECTORY, 0)
+        .sys("open", || format!("{}", dir.display()))?;
+    let name = CString::new(super::state::FIFO).unwrap_or_default();
+    let what = || format!("exec fifo in {}", dir.display());
+    fs::mkfifoat(std::os::fd::AsRawFd::as_raw_fd(&dfd), &name, 0o622).sys("mkfifo", what)?;
+    let fifo = fs::openat(
+        std::os::fd::AsRawFd::as_raw_fd(&dfd),
+        &name,
+        libc::O_PATH,
+        0,
+    )
+    .sys("open", what)?;
+    fs::fchown_empty(std::os::fd::AsRawFd::as_raw_fd(&fifo), owner.0, owner.1)
+        .sys("chown", what)?;
+    Ok(fifo)
+}
+
+fn cgroup_trees(layout: &Layout, cg: &Cgroup) -> Vec<CgroupTree> {
+    let mut trees: Vec<CgroupTree> = layout
+        .v1
+        .iter()
+        .zip(&cg.v1)
+        .map(|(h, (name, dir))| CgroupTree {
+            name: name.clone(),
+            v2: false,
+            options: h.options.clone(),
+            host_dir: dir.clone(),
+        })
+        .collect();
+    if let Some(dir) = &cg.v2 {
+        trees.push(CgroupTree {
+            name: if layout.is_pure_v2() {
+                String::new()
+            } else {
+                "unified".into()
+            },
+            v2: true,
+            options: Vec::new(),
+            host_dir: dir.clone(),
+        });
+    }
+    trees
+}
+
+/// `--preserve-fds N` passes fds 3..3+N: they must be open, or the runtime's own fds would
+/// take their numbers and leak into the container.
+fn check_preserved(n: u32) -> Result<()> {
+    for fd in 3..3 + n as i32 {
+        if fs::fstat(fd).is_err() {
+            return Err(Error::invalid(
+                "--preserve-fds",
+                format!("fd {fd} is not open"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn hook_state(s: &Stored, pid: i32, status: &str) -> Result<Vec<u8>> {
+    let st = State {
+        oci_version: OCI_VERSION.to_string(),
+        id: s.id.clone(),
+        pid,
+        status: status.to_string(),
+        bundle: s.bundle.clone(),
+        rootfs: s.rootfs.clone(),
+        created: s.created.clone(),
+        owner: s.owner.clone(),
+        annotations: s.annotations.clone(),
+    };
+    serde_json::to_vec(&st).map_err(|e| Error::io("encoding state", e.into()))
+}
+
+/// The state JSON split around the pid and the status, for hooks the init runs.
+fn pieces(s: &Stored) -> Result<StatePieces> {
+    const PID: &str = "987654321";
+    const STATUS: &str = "@@status@@";
+    let json = String::from_utf8(hook_state(s, PID.parse().unwrap_or(0), STATUS)?)
+        .map_err(|e| Error::io("encoding state", std::io::Error::other(e)))?;
+    let (head, rest) = json
+        .split_once(PID)
+        .ok_or_else(|| Error::Init("state layout".into()))?;
+    let (mid, tail) = rest
+        .split_once(STATUS)
+        .ok_or_else(|| Error::Init("state layout".into()))?;
+    Ok(StatePieces {
+        head: head.as_bytes().to_vec(),
+        mid: mid.as_bytes().to_vec(),
+        tail: tail.as_bytes().to_vec(),
+    })
+}
+
+fn write_pid_file(path: Option<&Path>, pid: i32) -> Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    state::write_atomic(path, pid.to_string().as_bytes())
+}
+
+pub fn connect_console(c: ConsoleSocket) -> Result<OwnedFd> {
+    match c {
+        ConsoleSocket::Fd(fd) => Ok(fd),
+        ConsoleSocket::Path(p) => {
+            let cp = cstring(&p, "--console-socket")?;
+            socket::connect_unix(&cp).sys("connect", || format!("console socket {}", p.display()))
+        }
+    }
+}

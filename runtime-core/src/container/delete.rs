@@ -1,0 +1,67 @@
+//! `delete`: kill what still runs (a created container, or anything with `force`), run the
+//! poststop hooks, remove the cgroup and the state directory.
+
+use super::state::Status;
+use super::Container;
+use crate::error::Result;
+use crate::hooks;
+use crate::sys::{fs, process as p};
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+impl Container {
+    pub fn delete(self, force: bool) -> Result<()> {
+        let status = self.status();
+        match status {
+            Status::Stopped => {}
+            Status::Created => self.kill_and_wait(status)?,
+            _ if force => self.kill_and_wait(status)?,
+            s => {
+                return Err(self.wrong_state(
+                    s,
+                    "cannot delete a container that is not stopped (use --force)",
+                ))
+            }
+        }
+        self.poststop();
+        self.stored.cgroup.destroy()?;
+        self.dir.remove()
+    }
+
+    fn kill_and_wait(&self, status: Status) -> Result<()> {
+        let pidfd = p::pidfd_open(self.stored.pid).ok();
+        self.stored.cgroup.signal_all(libc::SIGKILL)?;
+        let _ = self.signal_init(libc::SIGKILL);
+        if status == Status::Paused {
+            self.stored.cgroup.freeze(false)?;
+        }
+        if let Some(fd) = pidfd {
+            let _ = fs::poll_one(fd.as_raw_fd(), libc::POLLIN, 10_000);
+        }
+        // Other processes of the container die with it; give the kernel a moment to empty
+        // the cgroup so it can be removed.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.stored.cgroup.pids().is_ok_and(|p| !p.is_empty()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Ok(())
+    }
+
+    /// Poststop hooks: a failure is a warning, and deletion goes on (runtime-spec).
+    fn poststop(&self) {
+        let h = self
+            .stored
+            .spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.poststop().as_ref());
+        let plans = match hooks::plan(h, "poststop") {
+            Ok(p) if !p.is_empty() => p,
+            _ => return,
+        };
+        let json = serde_json::to_vec(&self.state_as(Status::Stopped)).unwrap_or_default();
+        if let Err(e) = hooks::run_all(&plans, &[&json]) {
+            eprintln!("berth: warning: {e}");
+        }
+    }
+}

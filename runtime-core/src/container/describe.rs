@@ -1,0 +1,133 @@
+//! Turns the container init's fixed-size failure codes into sentences that name the field, the
+//! path and the syscall.
+
+use crate::hooks::HookFail;
+use crate::process::fail::{Fail, Step};
+use crate::process::init::InitPlan;
+use crate::rootfs::mounts::Kind;
+use crate::sys::Errno;
+
+pub fn describe(f: Fail, plan: &InitPlan) -> String {
+    let i = f.index as usize;
+    let e = Errno(f.errno);
+    let rp = &plan.rootfs;
+    let mount = |i: usize| {
+        rp.mounts
+            .get(i & 0xffff)
+            .map(|m| format!("mount of {}", m.dest.shown))
+            .unwrap_or_else(|| format!("mount #{i}"))
+    };
+    let fstype = |i: usize| match rp.mounts.get(i & 0xffff).map(|m| &m.kind) {
+        Some(Kind::Fs { fstype, .. }) => fstype.to_string_lossy().to_string(),
+        _ => "?".into(),
+    };
+    use Step::*;
+    match f.step {
+        Protocol => format!("setup channel out of order (step {i}): {e}"),
+        JoinNamespace => format!("joining namespace #{i}: setns: {e}"),
+        Unshare => format!("creating namespaces: unshare: {e}"),
+        BecomeRoot => format!("becoming root in the user namespace: setresuid/setresgid: {e}"),
+        Hostname => format!("hostname: sethostname: {e}"),
+        Domainname => format!("domainname: setdomainname: {e}"),
+        RootPropagation => format!("making / {} : mount: {e}", "rslave/rprivate"),
+        RootfsBind => format!("binding the rootfs onto itself: mount: {e}"),
+        RootfsOpen => format!("opening the rootfs or bundle: {e}"),
+        MountTarget => format!(
+            "{}: resolving the destination inside the rootfs: {e}",
+            mount(i)
+        ),
+        MountSymlinkTarget => format!(
+            "{}: the destination is a symlink; proc and sysfs must be mounted on a real directory",
+            mount(i)
+        ),
+        MountSource => format!("{}: opening the bind source: open_tree: {e}", mount(i)),
+        MountFsopen => format!("{}: fsopen({:?}): {e}", mount(i), fstype(i)),
+        MountFsconfig => format!("{}: option {}: fsconfig: {e}", mount(i), option(plan, i)),
+        MountCreate => format!(
+            "{}: creating the {} filesystem: fsconfig/fsmount: {e}",
+            mount(i),
+            fstype(i)
+        ),
+        MountAttach => format!("{}: move_mount: {e}", mount(i)),
+        MountAttrs => format!("{}: setting mount attributes: mount_setattr: {e}", mount(i)),
+        MountPropagation => format!("{}: setting propagation: mount_setattr: {e}", mount(i)),
+        DeviceCreate => format!("device {}: mknod: {e}", dev(plan, i)),
+        DeviceOwner => format!("device {}: chown: {e}", dev(plan, i)),
+        DevSymlink => format!("creating /dev symlink #{i}: symlinkat: {e}"),
+        CreateContainerHook => hook("createContainer", &plan.create_container, i, f.errno),
+        StartContainerHook => hook("startContainer", &plan.start_container, i, f.errno),
+        PivotRoot => format!("switching to the rootfs: pivot_root (step {i}): {e}"),
+        Sysctl => format!(
+            "linux.sysctl {}: writing /proc/sys: {e}",
+            rp.sysctl.get(i).map_or("?", |s| s.key.as_str())
+        ),
+        MaskPath => format!(
+            "linux.maskedPaths {}: {e}",
+            rp.masked.get(i).map_or("?", |p| p.shown.as_str())
+        ),
+        ReadonlyPath => format!(
+            "linux.readonlyPaths {}: {e}",
+            rp.readonly.get(i).map_or("?", |p| p.shown.as_str())
+        ),
+        ReadonlyRoot => format!("root.readonly: mount_setattr: {e}"),
+        FinalPropagation => format!("linux.rootfsPropagation: mount_setattr: {e}"),
+        Console => format!("process.terminal: setting up the pty (step {i}): {e}"),
+        ExecLookup => exec_lookup(plan, e),
+        ExecFifo => format!("waiting for start on the exec fifo: {e}"),
+        Keyring => format!("joining a session keyring: keyctl: {e}"),
+        OomScoreAdj => format!("process.oomScoreAdj: writing /proc/self/oom_score_adj: {e}"),
+        Rlimit => format!("process.rlimits[{i}]: setrlimit: {e}"),
+        Personality => format!("linux.personality: personality: {e}"),
+        IoPriority => format!("process.ioPriority: ioprio_set: {e}"),
+        Scheduler => format!("process.scheduler: sched_setattr: {e}"),
+        Cwd => format!("process.cwd {}: {e}", plan.process.cwd.shown),
+        Groups => format!("process.user.additionalGids: setgroups: {e}"),
+        Gid => format!("process.user.gid: setresgid: {e}"),
+        Uid => format!("process.user.uid: setresuid: {e}"),
+        Capabilities => format!("process.capabilities (step {i}): {e}"),
+        NoNewPrivs => format!("process.noNewPrivileges: prctl: {e}"),
+        Execve => format!("exec {}: {e}", arg0(plan)),
+        PreserveFds => format!("--preserve-fds: fd {i}: {e}"),
+    }
+}
+
+fn option(plan: &InitPlan, i: usize) -> String {
+    let (mi, oi) = (i & 0xffff, i >> 16);
+    match plan.rootfs.mounts.get(mi).map(|m| &m.kind) {
+        Some(Kind::Fs { data, .. }) => match data.get(oi) {
+            Some((k, Some(v))) => format!("{}={}", k.to_string_lossy(), v.to_string_lossy()),
+            Some((k, None)) => k.to_string_lossy().to_string(),
+            None => "?".into(),
+        },
+        _ => "?".into(),
+    }
+}
+
+fn dev(plan: &InitPlan, i: usize) -> String {
+    plan.rootfs
+        .devices
+        .get(i)
+        .map_or("?".into(), |d| d.path.shown.clone())
+}
+
+fn hook(kind: &str, list: &[crate::hooks::HookPlan], i: usize, code: i32) -> String {
+    let shown = list
+        .get(i)
+        .map_or_else(|| format!("{kind}[{i}]"), |h| h.shown.clone());
+    format!("hook {shown} {}", HookFail::describe(code))
+}
+
+fn arg0(plan: &InitPlan) -> String {
+    plan.process
+        .argv
+        .first()
+        .map_or("?".into(), |a| format!("{:?}", a.to_string_lossy()))
+}
+
+fn exec_lookup(plan: &InitPlan, e: Errno) -> String {
+    if e.0 == libc::ENOENT {
+        format!("exec: {}: executable file not found in $PATH", arg0(plan))
+    } else {
+        format!("exec: {}: {e}", arg0(plan))
+    }
+}

@@ -1,0 +1,198 @@
+//! `exec`: a new process inside a running container, in its cgroup and all its namespaces.
+
+use super::create::{connect_console, ConsoleSocket};
+use super::state::{proc_stat, Status};
+use super::Container;
+use crate::error::{Error, Result, SysContext};
+use crate::process::channel::{Channel, Msg};
+use crate::process::join::{self, JoinPlan};
+use crate::process::plan::ProcessPlan;
+use crate::sys::process::{self as p, Forked};
+use oci_spec::runtime::{LinuxNamespaceType, Process};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+pub struct ExecOptions {
+    pub console_socket: Option<ConsoleSocket>,
+    pub pid_file: Option<PathBuf>,
+    pub preserve_fds: u32,
+}
+
+/// A process started by `exec`, a child of the calling process.
+pub struct ExecProcess {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+}
+
+impl ExecProcess {
+    /// Waits for the process; its exit code (128+N for signal N).
+    pub fn wait(&self) -> Result<i32> {
+        match p::waitpid(self.pid, false) {
+            Ok(Some(e)) => Ok(e.code()),
+            Ok(None) => Err(Error::Init("waitpid returned nothing".into())),
+            Err(e) => Err(e).sys("waitpid", || format!("exec'd process {}", self.pid)),
+        }
+    }
+}
+
+impl Container {
+    pub fn exec(&self, process: &Process, opts: ExecOptions) -> Result<ExecProcess> {
+        match self.status() {
+            Status::Running | Status::Created => {}
+            Status::Paused => {
+                return Err(self.wrong_state(Status::Paused, "cannot exec in a paused container"))
+            }
+            s => return Err(self.wrong_state(s, "cannot exec in a stopped container")),
+        }
+        let plan = self.join_plan(process, opts.console_socket, opts.preserve_fds)?;
+        let (ours, theirs) = Channel::pair().sys("socketpair", || "setup channel".into())?;
+        let cgroup_fd = self.stored.cgroup.v2_fd()?;
+        let for_children = self.for_children_flags();
+        let keep = ForChildrenOf::set(&plan.init, for_children)?;
+        // SAFETY: the child runs `join::run`, which only issues syscalls from the plan.
+        let forked = unsafe { p::clone3(0, cgroup_fd.as_ref().map(|f| f.as_raw_fd())) };
+        keep.restore();
+        let (pid, pidfd) = match forked.sys("clone3", || "starting the exec'd process".into())? {
+            Forked::Child => {
+                drop(ours);
+                join::run(&plan, &theirs)
+            }
+            Forked::Parent { pid, pidfd } => (pid, pidfd),
+        };
+        drop(theirs);
+        let started = ExecProcess { pid, pidfd };
+        let result = self
+            .stored
+            .cgroup
+            .attach(pid, false)
+            .and_then(|()| {
+                ours.send(Msg::Continue { pid })
+                    .sys("send", || "setup channel".into())
+            })
+            .and_then(|()| match ours.recv() {
+                Ok(None) => Ok(()),
+                Ok(Some(Msg::Failed(f))) => Err(Error::Init(exec_fail_text(f, &plan))),
+                Ok(Some(m)) => Err(Error::Init(format!("unexpected message {m:?}"))),
+                Err(e) => Err(e).sys("recv", || "setup channel".into()),
+            });
+        if let Err(e) = result {
+            let _ = p::pidfd_send_signal(started.pidfd.as_raw_fd(), libc::SIGKILL);
+            let _ = p::waitpid(pid, false);
+            return Err(e);
+        }
+        if let Some(f) = &opts.pid_file {
+            super::state::write_atomic(f, pid.to_string().as_bytes())?;
+        }
+        Ok(started)
+    }
+
+    fn join_plan(
+        &self,
+        process: &Process,
+        console: Option<ConsoleSocket>,
+        preserve_fds: u32,
+    ) -> Result<JoinPlan> {
+        let linux = self.stored.spec.linux().as_ref();
+        let proc_plan = ProcessPlan::new(process, preserve_fds)?.with_personality(
+            linux
+                .and_then(|l| l.personality().as_ref())
+                .map(|p| p.domain()),
+        );
+        if proc_plan.terminal && console.is_none() {
+            return Err(Error::invalid(
+                "process.terminal",
+                "is true, but no console socket was given",
+            ));
+        }
+        let init = p::pidfd_open(self.stored.pid)
+            .sys("pidfd_open", || format!("init pid {}", self.stored.pid))?;
+        if proc_stat(self.stored.pid).map(|s| s.0) != Some(self.stored.start_time) {
+            return Err(self.wrong_state(Status::Stopped, "cannot exec in a stopped container"));
+        }
+        let types = self.ns_types();
+        let in_user = types.contains(&LinuxNamespaceType::User);
+        let ns_flags = types
+            .iter()
+            .map(|t| *t as i32)
+            .filter(|f| *f != libc::CLONE_NEWPID && *f != libc::CLONE_NEWTIME)
+            .fold(0, |a, f| a | f);
+        let console_socket = match console {
+            Some(c) if proc_plan.terminal => Some(connect_console(c)?),
+            _ => None,
+        };
+        Ok(JoinPlan {
+            process: proc_plan,
+            init,
+            ns_flags,
+            in_user,
+            console_socket,
+        })
+    }
+
+    fn ns_types(&self) -> Vec<LinuxNamespaceType> {
+        let linux = self.stored.spec.linux().as_ref();
+        linux
+            .and_then(|l| l.namespaces().as_ref())
+            .map(|list| list.iter().map(|n| n.typ()).collect())
+            .unwrap_or_default()
+    }
+
+    fn for_children_flags(&self) -> i32 {
+        self.ns_types()
+            .iter()
+            .map(|t| *t as i32)
+            .filter(|f| *f == libc::CLONE_NEWPID || *f == libc::CLONE_NEWTIME)
+            .fold(0, |a, f| a | f)
+    }
+}
+
+/// Sets the runtime's pid/time namespace for children to the container's, and back.
+struct ForChildrenOf {
+    own: Vec<(OwnedFd, i32)>,
+}
+
+impl ForChildrenOf {
+    fn set(init: &OwnedFd, flags: i32) -> Result<ForChildrenOf> {
+        let mut own = Vec::new();
+        for (flag, path) in [
+            (libc::CLONE_NEWPID, c"/proc/self/ns/pid"),
+            (libc::CLONE_NEWTIME, c"/proc/self/ns/time"),
+        ] {
+            if flags & flag != 0 {
+                let fd = crate::sys::fs::openat(libc::AT_FDCWD, path, libc::O_RDONLY, 0)
+                    .sys("open", || format!("{path:?}"))?;
+                own.push((fd, flag));
+            }
+        }
+        if flags != 0 {
+            p::setns(init.as_raw_fd(), flags)
+                .sys("setns", || "entering the container's pid namespace".into())?;
+        }
+        Ok(ForChildrenOf { own })
+    }
+
+    fn restore(self) {
+        for (fd, flag) in self.own {
+            let _ = p::setns(fd.as_raw_fd(), flag);
+        }
+    }
+}
+
+fn exec_fail_text(f: crate::process::fail::Fail, plan: &JoinPlan) -> String {
+    use crate::process::fail::Step;
+    let e = crate::sys::Errno(f.errno);
+    let arg0 = plan
+        .process
+        .argv
+        .first()
+        .map_or("?".into(), |a| a.to_string_lossy().to_string());
+    match f.step {
+        Step::ExecLookup if f.errno == libc::ENOENT => {
+            format!("exec: {arg0:?}: executable file not found in $PATH")
+        }
+        Step::ExecLookup | Step::Execve => format!("exec {arg0:?}: {e}"),
+        Step::Cwd => format!("process.cwd {}: {e}", plan.process.cwd.shown),
+        Step::JoinNamespace => format!("joining the container's namespaces: setns: {e}"),
+        step => format!("{step:?} (#{}): {e}", f.index),
+    }
+}

@@ -1,0 +1,181 @@
+//! The container init: what the process born from clone3 does until it execs the user's
+//! program. It follows the plan and the channel order (see `channel`), and reports a failure
+//! as a `Fail` code. Nothing here allocates, so it is safe even when the runtime that cloned it
+//! has threads.
+
+use super::channel::{Channel, Msg};
+use super::fail::{At, Fail, Step};
+use super::namespaces::NsPlan;
+use super::plan::ProcessPlan;
+use super::setup;
+use crate::hooks::{self, HookPlan};
+use crate::rootfs::RootfsPlan;
+use crate::sys::{fs, process as p};
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// The state JSON for hooks run by the init, in pieces around the pid and the status (in
+/// that order, as the state object has them).
+#[derive(Debug, Default)]
+pub struct StatePieces {
+    pub head: Vec<u8>,
+    pub mid: Vec<u8>,
+    pub tail: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct InitPlan {
+    pub ns: NsPlan,
+    pub hostname: Option<CString>,
+    pub domainname: Option<CString>,
+    pub rootfs: RootfsPlan,
+    pub process: ProcessPlan,
+    pub create_container: Vec<HookPlan>,
+    pub start_container: Vec<HookPlan>,
+    /// Whether the runtime has prestart/createRuntime hooks to run mid-setup.
+    pub runtime_hooks: bool,
+    pub state: StatePieces,
+    /// `O_PATH` fd of the exec fifo; reopened for writing to wait for `start`.
+    pub fifo: Option<OwnedFd>,
+    pub console_socket: Option<OwnedFd>,
+    /// Name of a new session keyring, unless `--no-new-keyring`.
+    pub keyring: Option<CString>,
+}
+
+/// Runs the init; never returns.
+pub fn run(plan: &InitPlan, chan: &Channel) -> ! {
+    let fail = match setup_all(plan, chan) {
+        Ok((which, host_pid)) => wait_and_exec(plan, which, host_pid),
+        Err(f) => {
+            let _ = chan.send(Msg::Failed(f));
+            f
+        }
+    };
+    report_late(fail);
+    p::exit_now(127)
+}
+
+/// Everything up to `Ready`: returns which exec candidate to run, and the init's host pid.
+fn setup_all(plan: &InitPlan, chan: &Channel) -> Result<(usize, i32), Fail> {
+    fs::umask(0);
+    let host_pid = chan.expect_continue().at(Step::Protocol, 0)?;
+    plan.ns.enter()?;
+    if let Some(name) = &plan.keyring {
+        // Kernels without keyrings, or a user namespace over quota, still run the container.
+        let _ = p::join_session_keyring(name);
+    }
+    if let Some(h) = &plan.hostname {
+        p::sethostname(h.as_bytes()).at(Step::Hostname, 0)?;
+    }
+    if let Some(d) = &plan.domainname {
+        p::setdomainname(d.as_bytes()).at(Step::Domainname, 0)?;
+    }
+    let root = plan.rootfs.prepare()?;
+    if plan.runtime_hooks {
+        chan.send(Msg::RunHooks).at(Step::Protocol, 1)?;
+        chan.expect_hooks_done().at(Step::Protocol, 2)?;
+    }
+    run_hooks(
+        &plan.create_container,
+        plan,
+        host_pid,
+        b"created",
+        Step::CreateContainerHook,
+    )?;
+    plan.rootfs.enter(&root)?;
+    drop(root);
+    plan.rootfs.finish()?;
+    let sock = plan.console_socket.as_ref().map(|s| s.as_raw_fd());
+    setup::console(&plan.process, sock)?;
+    setup::limits(&plan.process)?;
+    setup::cwd(&plan.process)?;
+    let which = setup::lookup(&plan.process)?;
+    setup::fds(&plan.process)?;
+    chan.send(Msg::Ready).at(Step::Protocol, 3)?;
+    Ok((which, host_pid))
+}
+
+/// After `Ready`: block until `start`, then the startContainer hooks, credentials, exec.
+fn wait_and_exec(plan: &InitPlan, which: usize, host_pid: i32) -> Fail {
+    if let Err(f) = wait_for_start(plan) {
+        return f;
+    }
+    if let Err(f) = run_hooks(
+        &plan.start_container,
+        plan,
+        host_pid,
+        b"created",
+        Step::StartContainerHook,
+    ) {
+        return f;
+    }
+    if let Err(f) = setup::credentials(&plan.process) {
+        return f;
+    }
+    setup::exec(&plan.process, which)
+}
+
+/// Opening the fifo for writing blocks until `start` opens it for reading.
+fn wait_for_start(plan: &InitPlan) -> Result<(), Fail> {
+    let Some(fifo) = &plan.fifo else {
+        return Ok(());
+    };
+    let mut buf = [0u8; 32];
+    let path = proc_self_fd(fifo.as_raw_fd(), &mut buf);
+    let w = fs::openat(libc::AT_FDCWD, path, libc::O_WRONLY, 0).at(Step::ExecFifo, 0)?;
+    fs::write_all(w.as_raw_fd(), b"0").at(Step::ExecFifo, 1)?;
+    Ok(())
+}
+
+fn run_hooks(
+    list: &[HookPlan],
+    plan: &InitPlan,
+    pid: i32,
+    status: &[u8],
+    step: Step,
+) -> Result<(), Fail> {
+    let mut digits = [0u8; 12];
+    let pid = hooks::pid_digits(pid, &mut digits);
+    let pieces: [&[u8]; 5] = [
+        &plan.state.head,
+        pid,
+        &plan.state.mid,
+        status,
+        &plan.state.tail,
+    ];
+    for (i, h) in list.iter().enumerate() {
+        if let Err(e) = hooks::run(h, &pieces) {
+            return Err(Fail {
+                step,
+                index: i as u32,
+                errno: e.code(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `/proc/self/fd/N` in a caller's buffer.
+fn proc_self_fd(fd: i32, buf: &mut [u8; 32]) -> &std::ffi::CStr {
+    const PREFIX: &[u8] = b"/proc/self/fd/";
+    buf[..PREFIX.len()].copy_from_slice(PREFIX);
+    let mut digits = [0u8; 12];
+    let d = hooks::pid_digits(fd, &mut digits);
+    buf[PREFIX.len()..PREFIX.len() + d.len()].copy_from_slice(d);
+    buf[PREFIX.len() + d.len()] = 0;
+    std::ffi::CStr::from_bytes_until_nul(&buf[..]).unwrap_or(c"/")
+}
+
+/// A failure after `Ready` has no runtime left to tell: say it on the container's stderr.
+fn report_late(f: Fail) {
+    let mut buf = [0u8; 128];
+    let msg = b"berth: container process setup failed at step ";
+    let mut n = 0;
+    let errno = crate::sys::Errno(f.errno).name().as_bytes();
+    for part in [&msg[..], f.step.name().as_bytes(), b": ", errno, b"\n"] {
+        let take = part.len().min(buf.len() - n);
+        buf[n..n + take].copy_from_slice(&part[..take]);
+        n += take;
+    }
+    let _ = fs::write(2, &buf[..n]);
+}

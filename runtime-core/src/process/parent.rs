@@ -1,0 +1,116 @@
+//! The runtime's side of starting a container init or an exec'd process: clone3 into the
+//! cgroup and namespaces, finish what only the parent can do (id maps, v1 cgroups, runtime
+//! hooks), and follow the child through the channel until it is ready or has failed.
+
+use super::channel::{Channel, Msg};
+use super::fail::Fail;
+use super::init::{self, InitPlan};
+use super::namespaces::ForChildren;
+use crate::cgroups::Cgroup;
+use crate::error::{Error, Result, SysContext};
+use crate::sys::process::{self as p, Forked};
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// A child that exists and has reported ready.
+pub struct Spawned {
+    pub pid: i32,
+    pub pidfd: OwnedFd,
+}
+
+/// Kills and reaps a child that did not make it, so no half-made container is left running.
+struct Reap {
+    pid: i32,
+    pidfd: Option<OwnedFd>,
+}
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if let Some(fd) = self.pidfd.take() {
+            let _ = p::pidfd_send_signal(fd.as_raw_fd(), libc::SIGKILL);
+            let _ = p::waitpid(self.pid, false);
+        }
+    }
+}
+
+/// Starts the container init. `runtime_hooks` runs prestart and createRuntime when the init
+/// asks; `describe` turns a child's failure code into a sentence.
+pub fn spawn_init(
+    plan: &InitPlan,
+    cgroup: &Cgroup,
+    runtime_hooks: &mut dyn FnMut(i32) -> Result<()>,
+    describe: &dyn Fn(Fail) -> String,
+) -> Result<Spawned> {
+    let (ours, theirs) = Channel::pair().sys("socketpair", || "setup channel".into())?;
+    let cgroup_fd = cgroup.v2_fd()?;
+    let keep = ForChildren::set(&plan.ns)?;
+    // SAFETY: the child runs `init::run`, which only issues syscalls from the prepared plan.
+    let forked = unsafe {
+        p::clone3(
+            plan.ns.clone_flags,
+            cgroup_fd.as_ref().map(|f| f.as_raw_fd()),
+        )
+    };
+    keep.restore();
+    let (pid, pidfd) = match forked.sys("clone3", || "starting the container init".into())? {
+        Forked::Child => {
+            drop(ours);
+            init::run(plan, &theirs)
+        }
+        Forked::Parent { pid, pidfd } => (pid, pidfd),
+    };
+    drop(theirs);
+    let mut reap = Reap {
+        pid,
+        pidfd: Some(pidfd),
+    };
+    write_id_maps(pid, plan)?;
+    cgroup.attach(pid, false)?;
+    ours.send(Msg::Continue { pid })
+        .sys("send", || "setup channel".into())?;
+    loop {
+        match ours.recv().sys("recv", || "setup channel".into())? {
+            Some(Msg::RunHooks) => {
+                runtime_hooks(pid)?;
+                ours.send(Msg::HooksDone)
+                    .sys("send", || "setup channel".into())?;
+            }
+            Some(Msg::Ready) => break,
+            Some(Msg::Failed(f)) => return Err(Error::Init(describe(f))),
+            Some(other) => {
+                return Err(Error::Init(format!(
+                    "unexpected message {other:?} from the container init"
+                )))
+            }
+            None => return Err(Error::Init(exit_text(&mut reap))),
+        }
+    }
+    let pidfd = reap
+        .pidfd
+        .take()
+        .ok_or_else(|| Error::Init("lost the init's pidfd".into()))?;
+    Ok(Spawned { pid, pidfd })
+}
+
+fn write_id_maps(pid: i32, plan: &InitPlan) -> Result<()> {
+    if !plan.ns.new_user {
+        return Ok(());
+    }
+    for (file, text) in [("uid_map", &plan.ns.uid_map), ("gid_map", &plan.ns.gid_map)] {
+        std::fs::write(format!("/proc/{pid}/{file}"), text).map_err(|e| {
+            Error::invalid(
+                format!("linux.{}Mappings", &file[..3]),
+                format!("writing /proc/{pid}/{file}: {e}"),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Why a child closed the channel without a word.
+fn exit_text(reap: &mut Reap) -> String {
+    reap.pidfd = None;
+    match p::waitpid(reap.pid, false) {
+        Ok(Some(e)) => format!("the container init exited during setup ({e:?})"),
+        _ => "the container init vanished during setup".into(),
+    }
+}

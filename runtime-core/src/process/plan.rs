@@ -1,0 +1,235 @@
+//! The user process, planned before clone: every string, number and path the child needs to
+//! finish the process and exec it, so the child itself only issues syscalls.
+
+use crate::error::{Error, Result};
+use crate::rootfs::resolve::InPath;
+use crate::security::caps::{self, CapSets};
+use crate::security::rlimits;
+use crate::sys::process::SchedAttr;
+use oci_spec::runtime::{
+    IOPriorityClass, LinuxPersonalityDomain, LinuxSchedulerFlag, LinuxSchedulerPolicy, Process,
+};
+use std::ffi::{c_char, CString};
+use std::path::Path;
+
+/// A NULL-terminated `char *[]` and the strings it points into.
+#[derive(Debug, Default)]
+pub struct CStrings {
+    strs: Vec<CString>,
+    ptrs: Vec<*const c_char>,
+}
+
+// The pointers only ever point into `strs`, which this struct owns and never changes.
+unsafe impl Send for CStrings {}
+unsafe impl Sync for CStrings {}
+
+impl CStrings {
+    pub fn new<S: AsRef<str>>(items: &[S], field: &str) -> Result<CStrings> {
+        let strs = items
+            .iter()
+            .map(|s| CString::new(s.as_ref()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|_| Error::invalid(field, "a string contains a NUL byte"))?;
+        let mut ptrs: Vec<*const c_char> = strs.iter().map(|s| s.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        Ok(CStrings { strs, ptrs })
+    }
+
+    pub fn ptrs(&self) -> &[*const c_char] {
+        &self.ptrs
+    }
+
+    pub fn first(&self) -> Option<&CString> {
+        self.strs.first()
+    }
+}
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+#[derive(Debug)]
+pub struct ProcessPlan {
+    pub argv: CStrings,
+    pub envp: CStrings,
+    /// Where args[0] may be: itself if it has a slash, else each `$PATH` entry joined to it.
+    pub candidates: Vec<CString>,
+    pub cwd: InPath,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub umask: u32,
+    pub caps: CapSets,
+    pub last_cap: u32,
+    pub no_new_privs: bool,
+    pub rlimits: Vec<(u32, u64, u64)>,
+    pub oom_score_adj: Option<CString>,
+    pub personality: Option<u64>,
+    pub ioprio: Option<(i32, i32)>,
+    pub sched: Option<SchedAttr>,
+    pub terminal: bool,
+    pub console_size: Option<(u16, u16)>,
+    pub preserve_fds: u32,
+}
+
+impl ProcessPlan {
+    pub fn new(p: &Process, preserve_fds: u32) -> Result<ProcessPlan> {
+        let args = p.args().as_deref().unwrap_or(&[]);
+        if args.is_empty() || args[0].is_empty() {
+            return Err(Error::invalid("process.args", "must name a program to run"));
+        }
+        let env = p.env().as_deref().unwrap_or(&[]);
+        if let Some(bad) = env.iter().find(|e| !e.contains('=')) {
+            return Err(Error::invalid(
+                "process.env",
+                format!("{bad:?} is not NAME=value"),
+            ));
+        }
+        let cwd = p.cwd();
+        if !cwd.is_absolute() {
+            return Err(Error::invalid(
+                "process.cwd",
+                format!("{:?} is not absolute", cwd),
+            ));
+        }
+        let user = p.user();
+        Ok(ProcessPlan {
+            argv: CStrings::new(args, "process.args")?,
+            envp: CStrings::new(env, "process.env")?,
+            candidates: candidates(&args[0], env)?,
+            cwd: InPath::new(cwd, "process.cwd")?,
+            uid: user.uid(),
+            gid: user.gid(),
+            groups: user.additional_gids().clone().unwrap_or_default(),
+            umask: user.umask().unwrap_or(0o022),
+            caps: CapSets::from_spec(p.capabilities().as_ref()),
+            last_cap: caps::last_cap(),
+            no_new_privs: p.no_new_privileges().unwrap_or(false),
+            rlimits: rlimit_list(p)?,
+            oom_score_adj: oom(p.oom_score_adj())?,
+            personality: None,
+            ioprio: ioprio(p)?,
+            sched: sched(p)?,
+            terminal: p.terminal().unwrap_or(false),
+            console_size: p
+                .console_size()
+                .map(|b| (b.height() as u16, b.width() as u16)),
+            preserve_fds,
+        })
+    }
+
+    pub fn with_personality(mut self, domain: Option<LinuxPersonalityDomain>) -> Self {
+        self.personality = domain.map(|d| match d {
+            LinuxPersonalityDomain::PerLinux => 0x0000,
+            LinuxPersonalityDomain::PerLinux32 => 0x0008,
+        });
+        self
+    }
+}
+
+fn candidates(arg0: &str, env: &[String]) -> Result<Vec<CString>> {
+    let bad = |_| Error::invalid("process.args[0]", "contains a NUL byte");
+    if arg0.contains('/') {
+        return Ok(vec![CString::new(arg0).map_err(bad)?]);
+    }
+    let path = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
+    path.split(':')
+        .map(|dir| if dir.is_empty() { "." } else { dir })
+        .map(|dir| {
+            CString::new(Path::new(dir).join(arg0).to_string_lossy().as_bytes()).map_err(bad)
+        })
+        .collect()
+}
+
+fn rlimit_list(p: &Process) -> Result<Vec<(u32, u64, u64)>> {
+    let mut out = Vec::new();
+    for (i, r) in p.rlimits().iter().flatten().enumerate() {
+        if r.soft() > r.hard() {
+            return Err(Error::invalid(
+                format!("process.rlimits[{i}] ({})", r.typ()),
+                format!("soft limit {} is above hard limit {}", r.soft(), r.hard()),
+            ));
+        }
+        let res = rlimits::resource(r.typ());
+        if out.iter().any(|(x, _, _)| *x == res) {
+            return Err(Error::invalid(
+                format!("process.rlimits[{i}]"),
+                format!("{} given twice", r.typ()),
+            ));
+        }
+        out.push((res, r.soft(), r.hard()));
+    }
+    Ok(out)
+}
+
+fn oom(v: Option<i32>) -> Result<Option<CString>> {
+    match v {
+        None => Ok(None),
+        Some(v) if !(-1000..=1000).contains(&v) => Err(Error::invalid(
+            "process.oomScoreAdj",
+            format!("{v} is outside -1000..1000"),
+        )),
+        Some(v) => Ok(CString::new(v.to_string()).ok()),
+    }
+}
+
+fn ioprio(p: &Process) -> Result<Option<(i32, i32)>> {
+    let Some(io) = p.io_priority() else {
+        return Ok(None);
+    };
+    let class = match io.class() {
+        IOPriorityClass::IoprioClassRt => 1,
+        IOPriorityClass::IoprioClassBe => 2,
+        IOPriorityClass::IoprioClassIdle => 3,
+    };
+    if !(0..=7).contains(&io.priority()) {
+        return Err(Error::invalid(
+            "process.ioPriority.priority",
+            "must be 0..7",
+        ));
+    }
+    Ok(Some((class, io.priority() as i32)))
+}
+
+fn sched(p: &Process) -> Result<Option<SchedAttr>> {
+    let Some(s) = p.scheduler() else {
+        return Ok(None);
+    };
+    use LinuxSchedulerPolicy::*;
+    let policy = match s.policy() {
+        SchedOther => 0,
+        SchedFifo => 1,
+        SchedRr => 2,
+        SchedBatch => 3,
+        SchedIso => 4,
+        SchedIdle => 5,
+        SchedDeadline => 6,
+    };
+    let nice = s.nice().unwrap_or(0);
+    if !(-20..=19).contains(&nice) {
+        return Err(Error::invalid("process.scheduler.nice", "must be -20..19"));
+    }
+    let flags = s.flags().iter().flatten().fold(0u64, |acc, f| {
+        acc | match f {
+            LinuxSchedulerFlag::SchedResetOnFork => 0x01,
+            LinuxSchedulerFlag::SchedFlagReclaim => 0x02,
+            LinuxSchedulerFlag::SchedFlagDLOverrun => 0x04,
+            LinuxSchedulerFlag::SchedFlagKeepPolicy => 0x08,
+            LinuxSchedulerFlag::SchedFlagKeepParams => 0x10,
+            LinuxSchedulerFlag::SchedFlagUtilClampMin => 0x20,
+            LinuxSchedulerFlag::SchedFlagUtilClampMax => 0x40,
+        }
+    });
+    Ok(Some(SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        policy,
+        flags,
+        nice,
+        priority: s.priority().unwrap_or(0).max(0) as u32,
+        runtime: s.runtime().unwrap_or(0),
+        deadline: s.deadline().unwrap_or(0),
+        period: s.period().unwrap_or(0),
+    }))
+}

@@ -1,0 +1,159 @@
+//! The last steps of a container process, shared by the init and by `exec`: limits, terminal,
+//! working directory, program lookup, credentials, exec. Runs in the child: no allocation.
+
+use super::fail::{At, Fail, Step};
+use super::plan::ProcessPlan;
+use crate::rootfs::resolve::{open_in_root, Create};
+use crate::sys::{fs, process as p, socket, tty, Errno};
+use std::os::fd::{AsRawFd, RawFd};
+
+/// oomScoreAdj, rlimits, personality, I/O priority and scheduler.
+pub fn limits(pl: &ProcessPlan) -> Result<(), Fail> {
+    if let Some(v) = &pl.oom_score_adj {
+        let f = fs::openat(
+            libc::AT_FDCWD,
+            c"/proc/self/oom_score_adj",
+            libc::O_WRONLY,
+            0,
+        )
+        .at(Step::OomScoreAdj, 0)?;
+        fs::write_all(f.as_raw_fd(), v.as_bytes()).at(Step::OomScoreAdj, 0)?;
+    }
+    for (i, (res, soft, hard)) in pl.rlimits.iter().enumerate() {
+        p::setrlimit(*res, *soft, *hard).at(Step::Rlimit, i)?;
+    }
+    if let Some(persona) = pl.personality {
+        p::personality(persona).at(Step::Personality, 0)?;
+    }
+    if let Some((class, level)) = pl.ioprio {
+        p::ioprio_set(class, level).at(Step::IoPriority, 0)?;
+    }
+    if let Some(attr) = &pl.sched {
+        p::sched_setattr(attr).at(Step::Scheduler, 0)?;
+    }
+    Ok(())
+}
+
+/// Makes the process a session leader and, with a terminal, gives it a new pty of the
+/// container's devpts as stdio and controlling terminal; the master goes to `socket`.
+pub fn console(pl: &ProcessPlan, socket_fd: Option<RawFd>) -> Result<(), Fail> {
+    let _ = p::setsid();
+    if !pl.terminal {
+        return Ok(());
+    }
+    let sock = socket_fd.ok_or(Fail::new(Step::Console, 0, Errno(libc::EBADF)))?;
+    let master = fs::openat(
+        libc::AT_FDCWD,
+        c"/dev/pts/ptmx",
+        libc::O_RDWR | libc::O_NOCTTY,
+        0,
+    )
+    .at(Step::Console, 1)?;
+    let peer = tty::open_peer(master.as_raw_fd()).at(Step::Console, 2)?;
+    if let Some((rows, cols)) = pl.console_size {
+        tty::set_winsize(master.as_raw_fd(), rows, cols).at(Step::Console, 3)?;
+    }
+    tty::set_controlling(peer.as_raw_fd()).at(Step::Console, 4)?;
+    for fd in 0..3 {
+        fs::dup2(peer.as_raw_fd(), fd).at(Step::Console, 5)?;
+    }
+    socket::send_fd(sock, b"/dev/ptmx", master.as_raw_fd()).at(Step::Console, 6)
+}
+
+/// Enters the working directory, resolved inside the container's root (creating it as runc
+/// does). `RESOLVE_NO_MAGICLINKS` stops `cwd: /proc/self/fd/N` from reaching a leaked fd.
+pub fn cwd(pl: &ProcessPlan) -> Result<(), Fail> {
+    let root =
+        fs::openat(libc::AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY, 0).at(Step::Cwd, 0)?;
+    let dir = open_in_root(root.as_raw_fd(), &pl.cwd, Create::Dir).at(Step::Cwd, 0)?;
+    fs::fchdir(dir.as_raw_fd()).at(Step::Cwd, 0)
+}
+
+/// Finds the program to run; the index of the first executable candidate.
+pub fn lookup(pl: &ProcessPlan) -> Result<usize, Fail> {
+    let mut last = Errno(libc::ENOENT);
+    for (i, c) in pl.candidates.iter().enumerate() {
+        match fs::faccessat(libc::AT_FDCWD, c, libc::X_OK) {
+            Ok(()) => {
+                match fs::openat(libc::AT_FDCWD, c, libc::O_PATH, 0).and_then(|f| fs::is_dir(&f)) {
+                    Ok(false) => return Ok(i),
+                    Ok(true) => last = Errno(libc::EACCES),
+                    Err(e) => last = e,
+                }
+            }
+            Err(Errno(libc::ENOENT)) | Err(Errno(libc::ENOTDIR)) => {}
+            Err(e) => last = e,
+        }
+    }
+    Err(Fail::new(Step::ExecLookup, 0, last))
+}
+
+/// Groups, gid, uid, then exactly the configured capability sets; no_new_privs last.
+pub fn credentials(pl: &ProcessPlan) -> Result<(), Fail> {
+    p::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0).at(Step::Capabilities, 0)?;
+    for cap in 0..=pl.last_cap {
+        if pl.caps.bounding & (1u64 << cap) == 0 {
+            match p::prctl(libc::PR_CAPBSET_DROP, cap as u64, 0, 0, 0) {
+                Ok(_) | Err(Errno(libc::EINVAL)) => {}
+                Err(e) => return Err(Fail::new(Step::Capabilities, cap, e)),
+            }
+        }
+    }
+    match p::setgroups(&pl.groups) {
+        // A user namespace with setgroups denied: only an empty list was asked for.
+        Err(Errno(libc::EPERM)) if pl.groups.is_empty() => {}
+        r => r.at(Step::Groups, 0)?,
+    }
+    p::setresgid(pl.gid).at(Step::Gid, 0)?;
+    p::setresuid(pl.uid).at(Step::Uid, 0)?;
+    let c = &pl.caps;
+    p::capset(c.effective, c.permitted, c.inheritable).at(Step::Capabilities, 1)?;
+    let _ = p::prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as u64,
+        0,
+        0,
+        0,
+    );
+    // An ambient capability also needs the inheritable one; like runc, a spec that asks for
+    // ambient without inheritable (runc's own default spec does) gets none rather than an error.
+    for cap in 0..=pl.last_cap {
+        if c.ambient & (1u64 << cap) != 0 {
+            let _ = p::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE as u64,
+                cap as u64,
+                0,
+                0,
+            );
+        }
+    }
+    p::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0).at(Step::Capabilities, 3)?;
+    if pl.no_new_privs {
+        p::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0).at(Step::NoNewPrivs, 0)?;
+    }
+    Ok(())
+}
+
+/// Passes `--preserve-fds` on and closes everything else at exec.
+pub fn fds(pl: &ProcessPlan) -> Result<(), Fail> {
+    for fd in 3..3 + pl.preserve_fds as i32 {
+        fs::set_cloexec(fd, false).at(Step::PreserveFds, fd as usize)?;
+    }
+    fs::cloexec_from(3 + pl.preserve_fds).at(Step::PreserveFds, 0)
+}
+
+/// Resets signals, sets the umask and execs candidate `which`. Returns only on failure.
+pub fn exec(pl: &ProcessPlan, which: usize) -> Fail {
+    p::reset_signal_dispositions();
+    let _ = p::sigmask(libc::SIG_SETMASK, &[]);
+    fs::umask(pl.umask);
+    let Some(path) = pl.candidates.get(which) else {
+        return Fail::new(Step::Execve, 0, Errno(libc::ENOENT));
+    };
+    Fail::new(
+        Step::Execve,
+        which as u32,
+        p::execve(path, pl.argv.ptrs(), pl.envp.ptrs()),
+    )
+}

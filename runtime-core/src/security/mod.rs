@@ -1,0 +1,4 @@
+//! Process credentials: capability sets and resource limits, as numbers the kernel takes.
+
+pub mod caps;
+pub mod rlimits;
