@@ -1,1 +1,302 @@
-//! Shared helpers for the integration tests.
+//! Helpers for the integration tests: a busybox rootfs, bundles with a config to edit, and a
+//! driver for the runtime binary (`berth` by default; set `BERTH_RUNTIME` to run the same tests
+//! against runc or crun).
+//!
+//! Everything a test makes lives under `/tmp/berth-tests/<test>`, uses the cgroup
+//! `/berth-test-<test>`, and is removed by `Bundle`'s `Drop`, which also force-deletes any
+//! container the test left.
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Once;
+
+pub const BASE: &str = "/tmp/berth-tests";
+
+/// The runtime binary under test.
+pub fn runtime() -> PathBuf {
+    if let Ok(p) = std::env::var("BERTH_RUNTIME") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let bin = target.join(profile).join("berth");
+    assert!(
+        bin.exists(),
+        "{} is missing: build the workspace first (cargo build)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn state_root() -> PathBuf {
+    PathBuf::from(BASE).join("root")
+}
+
+/// Runs the runtime with the tests' state root. Its stdout and stderr go to files, not pipes:
+/// a container started by `create` or `run -d` inherits them and would hold a pipe open.
+pub fn berth(args: &[&str]) -> Output {
+    run_to_files(berth_cmd(args))
+}
+
+pub fn run_to_files(mut cmd: Command) -> Output {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = PathBuf::from(BASE).join("out");
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = dir.join(format!("{}-{n}", std::process::id()));
+    let (o, e) = (base.with_extension("out"), base.with_extension("err"));
+    let status = cmd
+        .stdout(std::fs::File::create(&o).unwrap())
+        .stderr(std::fs::File::create(&e).unwrap())
+        .status()
+        .expect("running the runtime");
+    let out = Output {
+        status,
+        stdout: std::fs::read(&o).unwrap_or_default(),
+        stderr: std::fs::read(&e).unwrap_or_default(),
+    };
+    let _ = std::fs::remove_file(o);
+    let _ = std::fs::remove_file(e);
+    out
+}
+
+pub fn berth_cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(runtime());
+    c.arg("--root").arg(state_root()).args(args);
+    c.stdin(Stdio::null());
+    c
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// Asserts success and returns stdout.
+pub fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "runtime failed ({:?}): {}{}",
+        o.status,
+        stderr(&o),
+        stdout(&o)
+    );
+    stdout(&o)
+}
+
+/// Asserts failure and returns stderr.
+pub fn err(o: Output) -> String {
+    assert!(
+        !o.status.success(),
+        "runtime should have failed, printed: {}",
+        stdout(&o)
+    );
+    stderr(&o)
+}
+
+static ROOTFS: Once = Once::new();
+
+/// A busybox rootfs made once per test binary and copied (hard-linked) into bundles.
+fn template() -> PathBuf {
+    let dir = PathBuf::from(BASE).join("rootfs-template");
+    ROOTFS.call_once(|| {
+        let _ = std::fs::remove_dir_all(&dir);
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+            .into_iter()
+            .find(|p| Path::new(p).exists());
+        let busybox = busybox.expect("busybox-static is not installed");
+        std::fs::copy(busybox, bin.join("busybox")).unwrap();
+        let list = Command::new(busybox).arg("--list").output().unwrap();
+        for applet in String::from_utf8_lossy(&list.stdout).lines() {
+            let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
+        }
+        for d in ["proc", "sys", "dev", "etc", "tmp", "root", "usr"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        std::fs::write(
+            dir.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+    });
+    dir
+}
+
+/// A bundle with a busybox rootfs and a config.json to edit.
+pub struct Bundle {
+    pub name: String,
+    pub dir: PathBuf,
+    pub config: Value,
+}
+
+impl Bundle {
+    /// `name` must be unique across the test suite: it is the container id and the cgroup.
+    pub fn new(name: &str) -> Bundle {
+        let dir = PathBuf::from(BASE).join(name);
+        let _ = berth(&["delete", "--force", name]);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        copy_tree(&template(), &dir.join("rootfs"));
+        let config = default_config(name);
+        Bundle {
+            name: name.to_string(),
+            dir,
+            config,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.name
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+
+    /// Sets process.args to `sh -c SCRIPT`.
+    pub fn sh(&mut self, script: &str) -> &mut Self {
+        self.config["process"]["args"] = json!(["sh", "-c", script]);
+        self
+    }
+
+    pub fn write(&self) {
+        std::fs::write(
+            self.dir.join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
+    }
+
+    pub fn bundle_arg(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    /// `run` in the foreground; returns the output.
+    pub fn run(&self) -> Output {
+        self.write();
+        berth(&["run", "--bundle", &self.bundle_arg(), &self.name])
+    }
+
+    /// `run` and assert it exits 0; returns stdout.
+    pub fn run_ok(&self) -> String {
+        ok(self.run())
+    }
+
+    pub fn create(&self) -> Output {
+        self.write();
+        berth(&["create", "--bundle", &self.bundle_arg(), &self.name])
+    }
+
+    pub fn state(&self) -> Value {
+        let out = ok(berth(&["state", &self.name]));
+        serde_json::from_str(&out).unwrap()
+    }
+
+    pub fn status(&self) -> String {
+        self.state()["status"].as_str().unwrap_or("").to_string()
+    }
+
+    pub fn cgroup_path(&self) -> String {
+        format!("/berth-test-{}", self.name)
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        let _ = berth(&["delete", "--force", &self.name]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let st = Command::new("cp")
+        .arg("-a")
+        .arg("-l")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(st.success(), "copying the rootfs");
+}
+
+/// runc's default spec, made non-interactive and with the test's own absolute cgroup.
+pub fn default_config(name: &str) -> Value {
+    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    json!({
+        "ociVersion": "1.2.0",
+        "process": {
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0},
+            "args": ["true"],
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": true
+        },
+        "root": {"path": "rootfs", "readonly": true},
+        "hostname": "berth",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+        ],
+        "linux": {
+            "cgroupsPath": format!("/berth-test-{name}"),
+            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
+            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+        }
+    })
+}
+
+/// Whether any cgroup directory of this test is left on the host.
+pub fn cgroup_left(name: &str) -> Vec<PathBuf> {
+    let leaf = format!("berth-test-{name}");
+    std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|h| h.path().join(&leaf))
+        .filter(|p| p.exists())
+        .collect()
+}
+
+/// Asserts nothing of container `name` is left: state directory, cgroup, process.
+pub fn assert_nothing_left(name: &str) {
+    assert!(
+        !state_root().join(name).exists(),
+        "state directory of {name} left behind"
+    );
+    let cg = cgroup_left(name);
+    assert!(cg.is_empty(), "cgroups left behind: {cg:?}");
+}
+
+/// Waits up to `secs` for `f` to be true.
+pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    f()
+}

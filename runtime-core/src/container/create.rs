@@ -86,6 +86,7 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
         .map(|d| d.path.clone())
         .unwrap_or_default();
     let (mut init, side) = plan.split(&dir_path, opts.console_socket, opts.no_new_keyring)?;
+    init.close_fds = undo.dir.iter().map(|d| d.lock_fd()).collect();
     let mut cgroup = side.cgroup;
     cgroup.create()?;
     undo.cgroup = Some(cgroup.clone());
@@ -280,6 +281,7 @@ impl Planned {
             fifo: Some(fifo),
             console_socket,
             keyring,
+            close_fds: Vec::new(),
         };
         let side = RuntimeSide {
             rootfs: self.rootfs,

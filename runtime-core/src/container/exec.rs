@@ -126,6 +126,7 @@ impl Container {
             ns_flags,
             in_user,
             console_socket,
+            close_fds: vec![self.dir.lock_fd()],
         })
     }
 

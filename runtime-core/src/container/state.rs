@@ -150,6 +150,12 @@ impl StateDir {
         write_atomic(&self.path.join(STATE_FILE), &bytes)
     }
 
+    /// The fd holding the lock: a child cloned while it is held must close its copy, or the
+    /// lock would live as long as the child.
+    pub fn lock_fd(&self) -> std::os::fd::RawFd {
+        self._lock.as_raw_fd()
+    }
+
     pub fn fifo(&self) -> PathBuf {
         self.path.join(FIFO)
     }

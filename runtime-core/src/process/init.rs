@@ -40,10 +40,13 @@ pub struct InitPlan {
     pub console_socket: Option<OwnedFd>,
     /// Name of a new session keyring, unless `--no-new-keyring`.
     pub keyring: Option<CString>,
+    /// The runtime's fds that must not live on in the init (the state directory's lock).
+    pub close_fds: Vec<i32>,
 }
 
 /// Runs the init; never returns.
 pub fn run(plan: &InitPlan, chan: &Channel) -> ! {
+    plan.close_fds.iter().for_each(|fd| fs::close(*fd));
     let fail = match setup_all(plan, chan) {
         Ok((which, host_pid)) => wait_and_exec(plan, which, host_pid),
         Err(f) => {

@@ -19,9 +19,14 @@ pub struct JoinPlan {
     pub ns_flags: i32,
     pub in_user: bool,
     pub console_socket: Option<OwnedFd>,
+    /// The runtime's fds that must not live on in the child (the state directory's lock).
+    pub close_fds: Vec<i32>,
 }
 
 pub fn run(plan: &JoinPlan, chan: &Channel) -> ! {
+    plan.close_fds
+        .iter()
+        .for_each(|fd| crate::sys::fs::close(*fd));
     let fail = match prepare(plan, chan) {
         Ok(which) => setup::exec(&plan.process, which),
         Err(f) => f,

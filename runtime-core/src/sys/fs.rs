@@ -196,3 +196,8 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> SysResult<usize> {
 pub fn flock_exclusive(fd: RawFd) -> SysResult<()> {
     retry(|| unsafe { libc::flock(fd, libc::LOCK_EX) as libc::c_long }).map(drop)
 }
+
+/// close(2) of a raw fd the caller does not own as an `OwnedFd` (a copy inherited by clone).
+pub fn close(fd: RawFd) {
+    unsafe { libc::close(fd) };
+}
