@@ -51,13 +51,20 @@ impl Container {
         let keep = ForChildrenOf::set(&plan.init, for_children)?;
         // SAFETY: the child runs `join::run`, which only issues syscalls from the plan.
         let forked = unsafe { p::clone3(0, cgroup_fd.as_ref().map(|f| f.as_raw_fd())) };
-        keep.restore();
-        let (pid, pidfd) = match forked.sys("clone3", || "starting the exec'd process".into())? {
-            Forked::Child => {
+        // Only the parent goes back to its own namespaces.
+        let (pid, pidfd) = match forked {
+            Ok(Forked::Child) => {
                 drop(ours);
                 join::run(&plan, &theirs)
             }
-            Forked::Parent { pid, pidfd } => (pid, pidfd),
+            Ok(Forked::Parent { pid, pidfd }) => {
+                keep.restore();
+                (pid, pidfd)
+            }
+            Err(e) => {
+                keep.restore();
+                return Err(e).sys("clone3", || "starting the exec'd process".into());
+            }
         };
         drop(theirs);
         let started = ExecProcess { pid, pidfd };

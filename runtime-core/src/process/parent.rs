@@ -50,13 +50,21 @@ pub fn spawn_init(
             cgroup_fd.as_ref().map(|f| f.as_raw_fd()),
         )
     };
-    keep.restore();
-    let (pid, pidfd) = match forked.sys("clone3", || "starting the container init".into())? {
-        Forked::Child => {
+    // Only the parent goes back to its own namespaces: the child must stay in the
+    // container's time namespace.
+    let (pid, pidfd) = match forked {
+        Ok(Forked::Child) => {
             drop(ours);
             init::run(plan, &theirs)
         }
-        Forked::Parent { pid, pidfd } => (pid, pidfd),
+        Ok(Forked::Parent { pid, pidfd }) => {
+            keep.restore();
+            (pid, pidfd)
+        }
+        Err(e) => {
+            keep.restore();
+            return Err(e).sys("clone3", || "starting the container init".into());
+        }
     };
     drop(theirs);
     let mut reap = Reap {
