@@ -173,8 +173,20 @@ impl RootfsPlan {
             0,
         )
         .at(Step::RootfsOpen, 0)?;
+        let mut root = root;
         for (i, mp) in self.mounts.iter().enumerate() {
             mounts::apply(root.as_raw_fd(), i, mp)?;
+            if mp.dest.is_root() {
+                // A mount onto "/" itself (an overlay of image layers) covers the fd we hold:
+                // look the rootfs up again so later mounts land on the topmost mount.
+                root = fs::openat(
+                    libc::AT_FDCWD,
+                    &self.rootfs,
+                    libc::O_PATH | libc::O_DIRECTORY,
+                    0,
+                )
+                .at(Step::RootfsOpen, 1)?;
+            }
         }
         for (i, d) in self.devices.iter().enumerate() {
             devices::create(root.as_raw_fd(), i, d)?;
