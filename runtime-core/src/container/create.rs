@@ -220,6 +220,9 @@ impl Planned {
         }
         check_preserved(opts.preserve_fds)?;
         let h = spec.hooks().as_ref();
+        // poststart and poststop run later, from the stored spec: refuse bad ones now.
+        hooks::plan(h.and_then(|h| h.poststart().as_ref()), "poststart")?;
+        hooks::plan(h.and_then(|h| h.poststop().as_ref()), "poststop")?;
         let root_owner = (
             host_root(linux.uid_mappings()),
             host_root(linux.gid_mappings()),
