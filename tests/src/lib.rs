@@ -300,3 +300,32 @@ pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// Receives one fd sent with SCM_RIGHTS on a connected unix socket (the console-socket
+/// protocol), with the message that came with it.
+pub fn recv_fd(sock: &std::os::unix::net::UnixStream) -> (String, std::fs::File) {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut buf = [0u8; 4096];
+    let mut cbuf = [0u64; 16];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&cbuf);
+        let n = libc::recvmsg(sock.as_raw_fd(), &mut msg, 0);
+        assert!(n >= 0, "recvmsg: {}", std::io::Error::last_os_error());
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!cmsg.is_null(), "no fd was sent");
+        assert_eq!((*cmsg).cmsg_type, libc::SCM_RIGHTS);
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<i32>());
+        (
+            String::from_utf8_lossy(&buf[..n as usize]).to_string(),
+            std::fs::File::from_raw_fd(fd),
+        )
+    }
+}

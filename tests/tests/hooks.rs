@@ -17,7 +17,10 @@ fn hook_dir(b: &mut Bundle) -> std::path::PathBuf {
     let hook = logs.join("hook.sh");
     std::fs::write(&hook, script).unwrap();
     std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": logs, "source": logs, "options": ["bind", "rw"]}));
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": logs, "source": logs, "options": ["bind", "rw"]}));
     logs
 }
 
@@ -30,7 +33,14 @@ fn all_six_hooks_run_in_order_with_the_state() {
     let mut b = Bundle::new("hk-order");
     let logs = hook_dir(&mut b);
     let mut hooks = serde_json::Map::new();
-    for name in ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"] {
+    for name in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+        "poststop",
+    ] {
         hooks.insert(name.into(), json!([hook(&logs, name)]));
     }
     b.config["hooks"] = serde_json::Value::Object(hooks);
@@ -38,10 +48,32 @@ fn all_six_hooks_run_in_order_with_the_state() {
     b.run_ok();
     let log = std::fs::read_to_string(logs.join("hooks.log")).unwrap();
     let names: Vec<&str> = log.lines().map(|l| l.split(' ').next().unwrap()).collect();
-    assert_eq!(names, ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"], "{log}");
+    assert_eq!(
+        names,
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ],
+        "{log}"
+    );
     for line in log.lines() {
-        assert!(line.contains("\"id\":\"hk-order\""), "state on stdin: {line}");
-        let pid: i64 = line.split("\"pid\":").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+        assert!(
+            line.contains("\"id\":\"hk-order\""),
+            "state on stdin: {line}"
+        );
+        let pid: i64 = line
+            .split("\"pid\":")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         if line.starts_with("poststop") {
             assert!(line.contains("\"status\":\"stopped\""), "{line}");
         } else {
@@ -54,9 +86,13 @@ fn all_six_hooks_run_in_order_with_the_state() {
 #[test]
 fn a_failing_create_runtime_hook_fails_create_and_leaves_nothing() {
     let mut b = Bundle::new("hk-fail");
-    b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}]});
+    b.config["hooks"] =
+        json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "exit 3"]}]});
     let e = err(b.create());
-    assert!(e.contains("createRuntime[0]") && e.contains("status 3"), "{e}");
+    assert!(
+        e.contains("createRuntime[0]") && e.contains("status 3"),
+        "{e}"
+    );
     assert_nothing_left(b.id());
 }
 
@@ -65,18 +101,25 @@ fn a_failing_create_container_hook_is_named() {
     let mut b = Bundle::new("hk-fail-cc");
     b.config["hooks"] = json!({"createContainer": [{"path": "/bin/false"}]});
     let e = err(b.create());
-    assert!(e.contains("createContainer[0]") && e.contains("/bin/false"), "{e}");
+    assert!(
+        e.contains("createContainer[0]") && e.contains("/bin/false"),
+        "{e}"
+    );
     assert_nothing_left(b.id());
 }
 
 #[test]
 fn a_hook_that_runs_too_long_is_killed_at_its_timeout() {
     let mut b = Bundle::new("hk-timeout");
-    b.config["hooks"] = json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]});
+    b.config["hooks"] =
+        json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]});
     let start = std::time::Instant::now();
     let e = err(b.create());
     assert!(e.contains("timed out"), "{e}");
-    assert!(start.elapsed().as_secs() < 20, "the hook was not stopped at its timeout");
+    assert!(
+        start.elapsed().as_secs() < 20,
+        "the hook was not stopped at its timeout"
+    );
     assert_nothing_left(b.id());
 }
 
@@ -85,6 +128,9 @@ fn a_hook_path_must_be_absolute() {
     let mut b = Bundle::new("hk-relative");
     b.config["hooks"] = json!({"poststart": [{"path": "relative/hook"}]});
     let e = err(b.create());
-    assert!(e.contains("hooks.poststart[0]") && e.contains("absolute"), "{e}");
+    assert!(
+        e.contains("hooks.poststart[0]") && e.contains("absolute"),
+        "{e}"
+    );
     assert_nothing_left(b.id());
 }

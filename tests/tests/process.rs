@@ -64,23 +64,44 @@ fn rlimit_above_the_hard_limit_is_an_error_naming_it() {
     let mut b = Bundle::new("proc-rlimit-bad");
     b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}]);
     let e = err(b.run());
-    assert!(e.contains("process.rlimits[0]") && e.contains("soft limit"), "{e}");
+    assert!(
+        e.contains("process.rlimits[0]") && e.contains("soft limit"),
+        "{e}"
+    );
     assert_nothing_left(b.id());
 }
 
 #[test]
 fn user_groups_umask_cwd_and_env() {
     let mut b = Bundle::new("proc-user");
-    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1001, "additionalGids": [2000, 2001], "umask": 0o027});
+    b.config["process"]["user"] =
+        json!({"uid": 1000, "gid": 1001, "additionalGids": [2000, 2001], "umask": 0o027});
     b.config["process"]["cwd"] = json!("/work/dir");
-    b.config["process"]["env"].as_array_mut().unwrap().push(json!("GREETING=hi there"));
+    b.config["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("GREETING=hi there"));
     b.config["root"]["readonly"] = json!(false);
     b.sh("id -u; id -g; id -G; umask; pwd; echo $GREETING; grep CapEff /proc/self/status");
     let out = b.run_ok();
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines[..6], ["1000", "1001", "1001 2000 2001", "0027", "/work/dir", "hi there"], "{out}");
+    assert_eq!(
+        lines[..6],
+        [
+            "1000",
+            "1001",
+            "1001 2000 2001",
+            "0027",
+            "/work/dir",
+            "hi there"
+        ],
+        "{out}"
+    );
     // A non-root user keeps no effective capabilities it was not given.
-    assert!(lines[6].ends_with("0000000000000420") || lines[6].ends_with("0000000000000000"), "{out}");
+    assert!(
+        lines[6].ends_with("0000000000000420") || lines[6].ends_with("0000000000000000"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -115,21 +136,33 @@ fn a_sysctl_that_is_not_namespaced_is_refused() {
     let mut b = Bundle::new("proc-sysctl-bad");
     b.config["linux"]["sysctl"] = json!({"vm.swappiness": "10"});
     let e = err(b.run());
-    assert!(e.contains("vm.swappiness") && e.contains("namespaced"), "{e}");
+    assert!(
+        e.contains("vm.swappiness") && e.contains("namespaced"),
+        "{e}"
+    );
     assert_nothing_left(b.id());
 }
 
 #[test]
 fn masked_paths_are_unreadable_and_readonly_paths_unwritable() {
     let mut b = Bundle::new("proc-mask");
-    b.config["linux"]["maskedPaths"].as_array_mut().unwrap().push(json!("/proc/cmdline"));
-    b.config["linux"]["maskedPaths"].as_array_mut().unwrap().push(json!("/sys/kernel"));
+    b.config["linux"]["maskedPaths"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("/proc/cmdline"));
+    b.config["linux"]["maskedPaths"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("/sys/kernel"));
     b.sh("wc -c < /proc/cmdline; grep -c . /proc/timer_list; ls /sys/kernel | wc -l; \
           echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo sys-writable || echo sys-readonly; \
           echo 1 > /proc/sysrq-trigger 2>/dev/null && echo sysrq-writable || echo sysrq-readonly; \
           touch /new 2>/dev/null && echo root-writable || echo root-readonly");
     let out = b.run_ok();
-    assert_eq!(out, "0\n0\n0\nsys-readonly\nsysrq-readonly\nroot-readonly\n");
+    assert_eq!(
+        out,
+        "0\n0\n0\nsys-readonly\nsysrq-readonly\nroot-readonly\n"
+    );
 }
 
 #[test]
@@ -137,7 +170,10 @@ fn exec_lookup_failure_is_reported_at_create() {
     let mut b = Bundle::new("proc-noexec");
     b.config["process"]["args"] = json!(["no-such-program"]);
     let e = err(b.create());
-    assert!(e.contains("no-such-program") && e.contains("not found"), "{e}");
+    assert!(
+        e.contains("no-such-program") && e.contains("not found"),
+        "{e}"
+    );
     assert_nothing_left(b.id());
 }
 
@@ -151,7 +187,14 @@ fn preserve_fds_passes_exactly_those_fds() {
     std::fs::write(&data, "passed-through").unwrap();
     let f = std::fs::File::open(&data).unwrap();
     let raw = std::os::fd::AsRawFd::as_raw_fd(&f);
-    let mut cmd = berth_cmd(&["run", "--preserve-fds", "1", "--bundle", &b.bundle_arg(), b.id()]);
+    let mut cmd = berth_cmd(&[
+        "run",
+        "--preserve-fds",
+        "1",
+        "--bundle",
+        &b.bundle_arg(),
+        b.id(),
+    ]);
     unsafe {
         cmd.pre_exec(move || {
             if libc::dup2(raw, 3) < 0 {
