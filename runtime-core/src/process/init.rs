@@ -47,15 +47,13 @@ pub struct InitPlan {
 /// Runs the init; never returns.
 pub fn run(plan: &InitPlan, chan: &Channel) -> ! {
     plan.close_fds.iter().for_each(|fd| fs::close(*fd));
-    let fail = match setup_all(plan, chan) {
-        Ok((which, host_pid)) => wait_and_exec(plan, which, host_pid),
+    match setup_all(plan, chan) {
+        Ok((which, host_pid)) => report_late(wait_and_exec(plan, which, host_pid)),
         Err(f) => {
             let _ = chan.send(Msg::Failed(f));
-            f
+            p::exit_now(1)
         }
-    };
-    report_late(fail);
-    p::exit_now(127)
+    }
 }
 
 /// Everything up to `Ready`: returns which exec candidate to run, and the init's host pid.
@@ -170,7 +168,7 @@ fn proc_self_fd(fd: i32, buf: &mut [u8; 32]) -> &std::ffi::CStr {
 }
 
 /// A failure after `Ready` has no runtime left to tell: say it on the container's stderr.
-fn report_late(f: Fail) {
+fn report_late(f: Fail) -> ! {
     let mut buf = [0u8; 128];
     let msg = b"berth: container process setup failed at step ";
     let mut n = 0;
@@ -181,4 +179,5 @@ fn report_late(f: Fail) {
         n += take;
     }
     let _ = fs::write(2, &buf[..n]);
+    p::exit_now(127)
 }

@@ -2,7 +2,7 @@
 //! container init with the fd-based mount API onto targets resolved inside the rootfs.
 
 use super::options::{self, Attrs};
-use super::resolve::{check_escape, cstring, open_in_root, Create, InPath};
+use super::resolve::{cstring, open_in_root, resolve_in_rootfs, Create, InPath};
 use crate::error::{Error, Result};
 use crate::process::fail::{At, Fail, Step};
 use crate::sys::{fs, mount as m};
@@ -67,20 +67,46 @@ pub fn plan(mounts: &[Mount], cx: &MountContext) -> Result<Vec<MountPlan>> {
     let mut out = Vec::new();
     for (i, mnt) in mounts.iter().enumerate() {
         let field = format!("mounts[{i}] ({})", mnt.destination().display());
-        check_escape(cx.rootfs, mnt.destination(), &field)?;
+        if mnt
+            .destination()
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
+            return Err(Error::invalid(
+                &field,
+                "the destination contains \"..\": a path must stay inside the rootfs",
+            ));
+        }
+        let dest = resolve_in_rootfs(cx.rootfs, mnt.destination(), &field)?;
         let typ = mnt.typ().as_deref().unwrap_or("");
+        if matches!(typ, "proc" | "sysfs")
+            && dest
+                != Path::new("/").join(
+                    mnt.destination()
+                        .strip_prefix("/")
+                        .unwrap_or(mnt.destination()),
+                )
+        {
+            return Err(Error::invalid(&field, format!("the destination leads through a symlink to {:?}: {typ} must be mounted on a real directory", dest)));
+        }
         if typ == "cgroup" || typ == "cgroup2" {
-            plan_cgroup(mnt, typ, cx, &field, &mut out)?;
+            plan_cgroup(mnt, &dest, typ, cx, &field, &mut out)?;
         } else {
-            out.push(plan_one(mnt, typ, cx, &field)?);
+            out.push(plan_one(mnt, &dest, typ, cx, &field)?);
         }
     }
     Ok(out)
 }
 
-fn plan_one(mnt: &Mount, typ: &str, cx: &MountContext, field: &str) -> Result<MountPlan> {
+fn plan_one(
+    mnt: &Mount,
+    dest: &Path,
+    typ: &str,
+    cx: &MountContext,
+    field: &str,
+) -> Result<MountPlan> {
     let opts = options::parse(mnt.options().as_deref().unwrap_or(&[]), field)?;
-    let dest = InPath::new(mnt.destination(), field)?;
+    let dest = InPath::new(dest, field)?;
     let source = mnt.source().as_deref();
     let fallback_bind = match typ {
         "sysfs" if cx.userns && !cx.new_netns => Some("/sys"),
@@ -161,6 +187,7 @@ fn data_params(
 /// it never sees the host's tree.
 fn plan_cgroup(
     mnt: &Mount,
+    base: &Path,
     typ: &str,
     cx: &MountContext,
     field: &str,
@@ -168,7 +195,6 @@ fn plan_cgroup(
 ) -> Result<()> {
     let opts = options::parse(mnt.options().as_deref().unwrap_or(&[]), field)?;
     let ro = opts.attrs.set & m::MOUNT_ATTR_RDONLY != 0;
-    let base = mnt.destination();
     let sub_attrs = Attrs {
         set: opts.attrs.set | m::MOUNT_ATTR_NOSUID | m::MOUNT_ATTR_NODEV | m::MOUNT_ATTR_NOEXEC,
         clr: opts.attrs.clr,

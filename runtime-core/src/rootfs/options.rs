@@ -17,13 +17,14 @@ impl Attrs {
 
     fn apply(&mut self, bit: u64, on: bool, mask: u64) {
         if mask != 0 {
+            // An atime mode is a value inside a field: the kernel wants the whole field in
+            // attr_clr and the new value in attr_set.
             self.clr |= mask;
-            self.set &= !mask;
-        }
-        if on {
+            self.set = (self.set & !mask) | bit;
+        } else if on {
             self.set |= bit;
             self.clr &= !bit;
-        } else if mask == 0 {
+        } else {
             self.clr |= bit;
             self.set &= !bit;
         }

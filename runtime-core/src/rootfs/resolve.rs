@@ -6,7 +6,7 @@
 //! out and whatever is swapped in while the init works. The mount itself then targets the fd
 //! (`move_mount`), so nothing is looked up a second time.
 //!
-//! Before any of that, `check_escape` refuses a destination whose path climbs out of the
+//! Before any of that, `resolve_in_rootfs` refuses a destination whose path climbs out of the
 //! rootfs through `..` in a symlink: the kernel would clamp it safely, but such an image is an
 //! attack, and its author deserves a clear error rather than a surprising mount.
 
@@ -153,13 +153,15 @@ fn make_entry(dir: &OwnedFd, name: &std::ffi::CStr, directory: bool) -> SysResul
     }
 }
 
-/// Refuses a path whose symlinks climb above the rootfs with `..`. Absolute symlinks are
-/// re-anchored at the rootfs, as the kernel will do. A missing component ends the check:
-/// what does not exist yet will be created as a plain directory.
-pub fn check_escape(rootfs: &Path, dest: &Path, field: &str) -> Result<()> {
+/// Resolves `dest` inside the rootfs as the kernel's `RESOLVE_IN_ROOT` would, following the
+/// image's symlinks (absolute ones re-anchored at the rootfs), and returns the path without
+/// symlinks. Components that do not exist yet are kept as they are: they will be created as
+/// directories. A symlink whose `..` climbs above the rootfs is refused.
+pub fn resolve_in_rootfs(rootfs: &Path, dest: &Path, field: &str) -> Result<PathBuf> {
     let mut stack: Vec<std::ffi::OsString> = Vec::new();
     let mut todo: Vec<std::ffi::OsString> = components(dest).into_iter().rev().collect();
     let mut links = 0;
+    let mut missing = false;
     while let Some(c) = todo.pop() {
         if c == ".." {
             if stack.pop().is_none() {
@@ -168,11 +170,12 @@ pub fn check_escape(rootfs: &Path, dest: &Path, field: &str) -> Result<()> {
             continue;
         }
         stack.push(c);
+        if missing {
+            continue;
+        }
         let host: PathBuf = rootfs.join(stack.iter().collect::<PathBuf>());
         let Ok(target) = std::fs::read_link(&host) else {
-            if !host.exists() {
-                return Ok(());
-            }
+            missing = std::fs::symlink_metadata(&host).is_err();
             continue;
         };
         links += 1;
@@ -188,7 +191,7 @@ pub fn check_escape(rootfs: &Path, dest: &Path, field: &str) -> Result<()> {
         }
         todo.extend(components(&target).into_iter().rev());
     }
-    Ok(())
+    Ok(Path::new("/").join(stack.iter().collect::<PathBuf>()))
 }
 
 fn components(p: &Path) -> Vec<std::ffi::OsString> {
