@@ -76,7 +76,7 @@ pub enum Command {
         ps_args: Vec<String>,
     },
     /// Run a new process in a running container.
-    Exec(ExecArgs),
+    Exec(Box<ExecArgs>),
     /// Freeze every process of a container.
     Pause { id: String },
     /// Thaw a paused container.

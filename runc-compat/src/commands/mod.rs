@@ -77,7 +77,7 @@ pub fn dispatch(cli: Cli, log: &mut Log) -> CliResult<i32> {
             format,
             ps_args,
         } => list::ps(&rt, &id, &format, &ps_args).map(|()| 0),
-        Command::Exec(a) => exec::exec(&rt, a),
+        Command::Exec(a) => exec::exec(&rt, *a),
         Command::Pause { id } => Ok(rt.load(&id)?.pause().map(|()| 0)?),
         Command::Resume { id } => Ok(rt.load(&id)?.resume().map(|()| 0)?),
         Command::Spec { bundle, rootless } => spec::spec(&bundle, rootless).map(|()| 0),

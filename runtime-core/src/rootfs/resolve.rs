@@ -106,7 +106,7 @@ pub fn open_in_root(root: RawFd, p: &InPath, create: Create) -> SysResult<OwnedF
 }
 
 /// Opens the directory that holds `p` (creating it) and returns it with `p`'s last name.
-pub fn open_parent<'a>(root: RawFd, p: &'a InPath) -> SysResult<(OwnedFd, &'a std::ffi::CStr)> {
+pub fn open_parent(root: RawFd, p: &InPath) -> SysResult<(OwnedFd, &std::ffi::CStr)> {
     let last = p.names.len().checked_sub(1).ok_or(Errno(libc::EINVAL))?;
     let name = p.names[last].as_c_str();
     Ok((open_prefix(root, p, last)?, name))

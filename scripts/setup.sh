@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs what building and testing berth needs on a fresh Debian machine (run as root).
+set -euo pipefail
+need=()
+# The test rootfs needs a static busybox: it runs with no libraries around it.
+bb=$(command -v busybox || true)
+if [ -z "$bb" ] || ldd "$bb" >/dev/null 2>&1; then need+=(busybox-static); fi
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v ps >/dev/null 2>&1 || need+=(procps)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v cargo >/dev/null 2>&1 || { echo "setup: cargo (Rust 1.85 or newer) is required" >&2; exit 1; }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Every test: formatting, lints, unit tests and the integration suite that runs real
+# containers against this kernel; then a check that nothing was left behind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "test: run as root (the integration tests run real containers)" >&2; exit 1; }
+scripts/setup.sh
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo build --workspace --locked
+cargo test --workspace --locked
+
+# Nothing of the tests may remain: mounts, cgroups, state, processes.
+left=0
+if grep -qE 'berth-tests|/rootfs' /proc/self/mountinfo; then
+  echo "test: mounts left behind:"; grep -E 'berth-tests|/rootfs' /proc/self/mountinfo; left=1
+fi
+if find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -name 'berth-test-*' 2>/dev/null | grep -q .; then
+  echo "test: cgroups left behind:"; find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -name 'berth-test-*'; left=1
+fi
+if [ -d /tmp/berth-tests/root ] && [ -n "$(ls -A /tmp/berth-tests/root)" ]; then
+  echo "test: container state left behind:"; ls /tmp/berth-tests/root; left=1
+fi
+rm -rf /tmp/berth-tests
+exit $left
