@@ -39,6 +39,7 @@ pub mod cgroups;
 pub mod container;
 pub mod error;
 pub mod hooks;
+pub mod net;
 pub mod process;
 pub mod rootfs;
 pub mod security;

@@ -153,3 +153,50 @@ fn joins_the_pid_namespace_of_another_container() {
         "the other container's init is visible: {out}"
     );
 }
+
+/// Deletes a host link when the test ends, however it ends.
+struct Link(&'static str);
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", self.0])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[test]
+fn net_devices_are_moved_in_and_renamed() {
+    let _guard = Link("berthnd1");
+    let st = Command::new("ip")
+        .args([
+            "link", "add", "berthnd0", "type", "veth", "peer", "name", "berthnd1",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let mut b = Bundle::new("ns-netdev");
+    b.config["linux"]["netDevices"] = json!({"berthnd0": {"name": "eth7"}});
+    b.sh("ls /sys/class/net | tr '\\n' ' '");
+    assert_eq!(b.run_ok(), "eth7 lo ");
+    // The namespace died with the container, and the veth pair with it.
+    assert!(eventually(5, || !std::path::Path::new(
+        "/sys/class/net/berthnd1"
+    )
+    .exists()));
+}
+
+#[test]
+fn a_missing_net_device_is_named() {
+    let mut b = Bundle::new("ns-netdev-missing");
+    b.config["linux"]["netDevices"] = json!({"berthnope0": {}});
+    let e = err(b.run());
+    assert!(
+        e.contains("linux.netDevices")
+            && e.contains("berthnope0")
+            && e.contains("no such interface"),
+        "{e}"
+    );
+    assert_nothing_left(b.id());
+}

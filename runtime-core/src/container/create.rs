@@ -7,6 +7,7 @@ use super::{Container, Runtime, State, OCI_VERSION};
 use crate::cgroups::{layout::Layout, Cgroup};
 use crate::error::{Error, IoContext, Result, SysContext};
 use crate::hooks::{self, HookPlan};
+use crate::net::netdev::{self, NetDevicePlan};
 use crate::process::init::{InitPlan, StatePieces};
 use crate::process::namespaces::{self, NsPlan};
 use crate::process::parent;
@@ -16,7 +17,7 @@ use crate::rootfs::{self, resolve::cstring, RootfsInput};
 use crate::sys::{fs, socket};
 use oci_spec::runtime::Spec;
 use std::ffi::CString;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 /// Where the pty master of a terminal container goes.
@@ -110,9 +111,22 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
         hooks::run_all(prestart, &[&json])?;
         hooks::run_all(create_runtime, &[&json])
     };
-    let spawned = parent::spawn_init(&init, &stored.cgroup, &mut runtime_hooks, &|f| {
-        describe(f, &init)
-    })?;
+    let (net_devices, net_target) = (&side.net_devices, side.net_target);
+    let mut prepare = |pid: i32| -> Result<()> {
+        match net_target {
+            Some(fd) if fd >= 0 => netdev::move_all(net_devices, netdev::Target::Fd(fd)),
+            Some(_) => netdev::move_all(net_devices, netdev::Target::Pid(pid)),
+            None => Ok(()),
+        }
+    };
+    let describe = |f| describe(f, &init);
+    let spawned = parent::spawn_init(
+        &init,
+        &stored.cgroup,
+        &mut prepare,
+        &mut runtime_hooks,
+        &describe,
+    )?;
     stored.pid = spawned.pid;
     stored.start_time = proc_stat(spawned.pid).map(|s| s.0).unwrap_or(0);
     let dir = undo
@@ -148,6 +162,7 @@ struct Planned {
     create_runtime: Vec<HookPlan>,
     create_container: Vec<HookPlan>,
     start_container: Vec<HookPlan>,
+    net_devices: Vec<NetDevicePlan>,
     /// The host uid and gid of the container's root, who must be able to open the fifo.
     root_owner: (u32, u32),
 }
@@ -158,6 +173,10 @@ struct RuntimeSide {
     cgroup: Cgroup,
     prestart: Vec<HookPlan>,
     create_runtime: Vec<HookPlan>,
+    net_devices: Vec<NetDevicePlan>,
+    /// Where network devices go: `Some(-1)` for the init's own new namespace, `Some(fd)` for
+    /// a joined one, `None` when there are none to move.
+    net_target: Option<i32>,
 }
 
 impl Planned {
@@ -227,6 +246,19 @@ impl Planned {
             host_root(linux.uid_mappings()),
             host_root(linux.gid_mappings()),
         );
+        let net_devices = match linux.net_devices() {
+            Some(d) if !d.is_empty() => {
+                let joined = ns.join.iter().any(|j| j.nstype == libc::CLONE_NEWNET);
+                if !ns.owns(libc::CLONE_NEWNET) && !joined {
+                    return Err(Error::invalid(
+                        "linux.netDevices",
+                        "needs a network namespace for the container",
+                    ));
+                }
+                netdev::plan(d)?
+            }
+            _ => Vec::new(),
+        };
         Ok(Planned {
             id: id.to_string(),
             rootfs,
@@ -249,6 +281,7 @@ impl Planned {
                 h.and_then(|h| h.start_container().as_ref()),
                 "startContainer",
             )?,
+            net_devices,
             root_owner,
         })
     }
@@ -286,11 +319,23 @@ impl Planned {
             keyring,
             close_fds: Vec::new(),
         };
+        let net_target = match self.net_devices.is_empty() {
+            true => None,
+            false if init.ns.owns(libc::CLONE_NEWNET) => Some(-1),
+            false => init
+                .ns
+                .join
+                .iter()
+                .find(|j| j.nstype == libc::CLONE_NEWNET)
+                .map(|j| j.fd.as_raw_fd()),
+        };
         let side = RuntimeSide {
             rootfs: self.rootfs,
             cgroup: self.cgroup,
             prestart: self.prestart,
             create_runtime: self.create_runtime,
+            net_devices: self.net_devices,
+            net_target,
         };
         Ok((init, side))
     }

@@ -32,11 +32,13 @@ impl Drop for Reap {
     }
 }
 
-/// Starts the container init. `runtime_hooks` runs prestart and createRuntime when the init
-/// asks; `describe` turns a child's failure code into a sentence.
+/// Starts the container init. `prepare` runs once the init exists, before it goes on (the
+/// place to move network devices into it); `runtime_hooks` runs prestart and createRuntime
+/// when the init asks; `describe` turns a child's failure code into a sentence.
 pub fn spawn_init(
     plan: &InitPlan,
     cgroup: &Cgroup,
+    prepare: &mut dyn FnMut(i32) -> Result<()>,
     runtime_hooks: &mut dyn FnMut(i32) -> Result<()>,
     describe: &dyn Fn(Fail) -> String,
 ) -> Result<Spawned> {
@@ -73,6 +75,7 @@ pub fn spawn_init(
     };
     write_id_maps(pid, plan)?;
     cgroup.attach(pid, false)?;
+    prepare(pid)?;
     ours.send(Msg::Continue { pid })
         .sys("send", || "setup channel".into())?;
     loop {

@@ -132,3 +132,20 @@ pub fn recv_fd(sock: RawFd, payload: &mut [u8]) -> SysResult<(usize, Option<Owne
         Ok((n as usize, got))
     }
 }
+
+/// A `NETLINK_ROUTE` socket.
+pub fn netlink_route() -> SysResult<OwnedFd> {
+    let fd = check(unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        ) as libc::c_long
+    })?;
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// if_nametoindex(3); 0 when there is no such interface.
+pub fn if_index(name: &CStr) -> i32 {
+    unsafe { libc::if_nametoindex(name.as_ptr()) as i32 }
+}

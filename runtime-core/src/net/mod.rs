@@ -1,0 +1,5 @@
+//! Container networking over netlink. For now: `linux.netDevices`, moving host interfaces into
+//! the container's network namespace.
+
+pub mod netdev;
+pub mod netlink;
