@@ -11,6 +11,14 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --locked
 cargo test --workspace --locked
 
+# The same integration tests on a pure cgroup v2 kernel: natively when this host is one,
+# otherwise in a QEMU guest (scripts/cgv2vm).
+if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+  echo "test: this host is pure cgroup v2; the run above covered it"
+else
+  scripts/test-v2.sh
+fi
+
 # Nothing of the tests may remain: mounts, cgroups, state, processes.
 left=0
 if grep -qE 'berth-tests|/rootfs' /proc/self/mountinfo; then

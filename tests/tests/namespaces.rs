@@ -81,36 +81,27 @@ fn time_namespace_applies_offsets() {
 
 #[test]
 fn joins_a_network_namespace_by_path() {
-    // A process of our own holds a fresh network namespace with a dummy link in it.
-    let mut holder = Command::new("unshare")
-        .args([
-            "--net",
-            "sh",
-            "-c",
-            "ip link add berthjoin0 type veth peer name berthjoin1 && echo ready && sleep 30",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(holder.stdout.as_mut().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    assert_eq!(line.trim(), "ready");
-    let path = format!("/proc/{}/ns/net", holder.id());
+    // Another container holds a fresh network namespace.
+    let mut holder = Bundle::new("ns-join-holder");
+    holder.sh("sleep 60");
+    holder.write();
+    ok(berth(&[
+        "run",
+        "-d",
+        "--bundle",
+        &holder.bundle_arg(),
+        holder.id(),
+    ]));
+    let path = format!("/proc/{}/ns/net", holder.state()["pid"]);
+    let want = std::fs::read_link(&path).unwrap();
     let mut b = Bundle::new("ns-join");
     for n in b.config["linux"]["namespaces"].as_array_mut().unwrap() {
         if n["type"] == "network" {
             n["path"] = json!(path);
         }
     }
-    b.sh("ls /sys/class/net");
-    let out = b.run();
-    let _ = holder.kill();
-    let _ = holder.wait();
-    assert!(ok(out).contains("berthjoin0"));
+    b.sh("readlink /proc/self/ns/net");
+    assert_eq!(b.run_ok().trim(), want.display().to_string());
 }
 
 #[test]

@@ -196,10 +196,13 @@ fn preserve_fds_passes_exactly_those_fds() {
         b.id(),
     ]);
     unsafe {
+        // Through a spare number first: dup2 onto itself would keep O_CLOEXEC.
         cmd.pre_exec(move || {
-            if libc::dup2(raw, 3) < 0 {
+            let spare = libc::fcntl(raw, libc::F_DUPFD, 100);
+            if spare < 0 || libc::dup2(spare, 3) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            libc::close(spare);
             Ok(())
         });
     }
