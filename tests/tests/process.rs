@@ -210,3 +210,26 @@ fn preserve_fds_passes_exactly_those_fds() {
     // 0-2, the preserved 3, and the fd `ls` itself opens to read the directory.
     assert_eq!(ok(out), "0 1 2 3 4 passed-through");
 }
+
+#[test]
+fn cpu_affinity_and_memory_policy() {
+    let mut b = Bundle::new("proc-affinity");
+    b.config["process"]["execCPUAffinity"] = json!({"final": "0"});
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"});
+    b.sh("grep Cpus_allowed_list /proc/self/status; grep -m1 bind /proc/self/numa_maps | cut -d' ' -f2");
+    assert_eq!(b.run_ok(), "Cpus_allowed_list:\t0\nbind:0\n");
+}
+
+#[test]
+fn unsupported_fields_are_refused_by_name() {
+    let mut b = Bundle::new("proc-unsupported");
+    b.config["process"]["apparmorProfile"] = json!("docker-default");
+    let e = err(b.create());
+    assert!(e.contains("process.apparmorProfile"), "{e}");
+    assert_nothing_left(b.id());
+    let mut b = Bundle::new("proc-unsupported-seccomp");
+    b.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"});
+    let e = err(b.create());
+    assert!(e.contains("linux.seccomp"), "{e}");
+    assert_nothing_left(b.id());
+}

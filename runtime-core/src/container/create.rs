@@ -197,6 +197,7 @@ impl Planned {
             .linux()
             .as_ref()
             .ok_or_else(|| Error::invalid("linux", "missing"))?;
+        refuse_unsupported(spec)?;
         let ns = namespaces::plan(spec)?;
         let layout = Layout::detect()?;
         let cgroup = Cgroup::resolve(&layout, linux.cgroups_path().as_deref(), id)?;
@@ -213,8 +214,7 @@ impl Planned {
             no_pivot: opts.no_pivot,
             cgroups: &trees,
         })?;
-        let process = ProcessPlan::new(process, opts.preserve_fds)?
-            .with_personality(linux.personality().as_ref().map(|p| p.domain()));
+        let process = ProcessPlan::new(process, opts.preserve_fds)?.with_linux(Some(linux))?;
         let name = |v: &Option<String>, field: &str| -> Result<Option<CString>> {
             let Some(v) = v.as_deref() else {
                 return Ok(None);
@@ -366,6 +366,40 @@ fn make_fifo(dir: &Path, owner: (u32, u32)) -> Result<OwnedFd> {
     fs::fchown_empty(std::os::fd::AsRawFd::as_raw_fd(&fifo), owner.0, owner.1)
         .sys("chown", what)?;
     Ok(fifo)
+}
+
+/// Fields berth does not implement yet are refused by name rather than ignored. SELinux labels
+/// are ignored as runc ignores them on hosts without SELinux enforcing.
+fn refuse_unsupported(spec: &Spec) -> Result<()> {
+    let apparmor = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.apparmor_profile().as_deref());
+    if apparmor.is_some_and(|a| !a.is_empty() && a != "unconfined") {
+        return Err(Error::Unsupported(
+            "process.apparmorProfile: berth has no AppArmor support yet".into(),
+        ));
+    }
+    if spec
+        .linux()
+        .as_ref()
+        .is_some_and(|l| l.intel_rdt().is_some())
+    {
+        return Err(Error::Unsupported(
+            "linux.intelRdt: Intel RDT is not implemented".into(),
+        ));
+    }
+    if spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+        .is_some()
+    {
+        return Err(Error::Unsupported(
+            "linux.seccomp: seccomp filters are not implemented yet".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn cgroup_trees(layout: &Layout, cg: &Cgroup) -> Vec<CgroupTree> {

@@ -88,6 +88,8 @@ pub fn describe(f: Fail, plan: &InitPlan) -> String {
         NoNewPrivs => format!("process.noNewPrivileges: prctl: {e}"),
         Execve => format!("exec {}: {e}", arg0(plan)),
         PreserveFds => format!("--preserve-fds: fd {i}: {e}"),
+        CpuAffinity => format!("process.execCPUAffinity: sched_setaffinity: {e}"),
+        MemoryPolicy => format!("linux.memoryPolicy: set_mempolicy: {e}"),
     }
 }
 

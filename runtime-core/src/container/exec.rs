@@ -100,11 +100,7 @@ impl Container {
         preserve_fds: u32,
     ) -> Result<JoinPlan> {
         let linux = self.stored.spec.linux().as_ref();
-        let proc_plan = ProcessPlan::new(process, preserve_fds)?.with_personality(
-            linux
-                .and_then(|l| l.personality().as_ref())
-                .map(|p| p.domain()),
-        );
+        let proc_plan = ProcessPlan::new(process, preserve_fds)?.with_linux(linux)?;
         if proc_plan.terminal && console.is_none() {
             return Err(Error::invalid(
                 "process.terminal",

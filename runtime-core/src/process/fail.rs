@@ -68,6 +68,8 @@ steps! {
     NoNewPrivs,
     Execve,
     PreserveFds,
+    CpuAffinity,
+    MemoryPolicy,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::rootfs::resolve::InPath;
+use crate::security::affinity::{self, Mask, MemPolicy};
 use crate::security::caps::{self, CapSets};
 use crate::security::rlimits;
 use crate::sys::process::SchedAttr;
@@ -68,6 +69,10 @@ pub struct ProcessPlan {
     pub terminal: bool,
     pub console_size: Option<(u16, u16)>,
     pub preserve_fds: u32,
+    /// `process.execCPUAffinity`: the CPUs the process ends up on.
+    pub affinity: Option<Mask>,
+    /// `linux.memoryPolicy`.
+    pub mem_policy: Option<MemPolicy>,
 }
 
 impl ProcessPlan {
@@ -113,7 +118,20 @@ impl ProcessPlan {
                 .console_size()
                 .map(|b| (b.height() as u16, b.width() as u16)),
             preserve_fds,
+            affinity: affinity(p)?,
+            mem_policy: None,
         })
+    }
+
+    /// Adds what the spec's `linux` section says about every process: personality and the
+    /// memory policy.
+    pub fn with_linux(mut self, linux: Option<&oci_spec::runtime::Linux>) -> Result<Self> {
+        let Some(linux) = linux else { return Ok(self) };
+        self = self.with_personality(linux.personality().as_ref().map(|p| p.domain()));
+        if let Some(mp) = linux.memory_policy() {
+            self.mem_policy = Some(affinity::mem_policy(mp)?);
+        }
+        Ok(self)
     }
 
     pub fn with_personality(mut self, domain: Option<LinuxPersonalityDomain>) -> Self {
@@ -141,6 +159,21 @@ fn candidates(arg0: &str, env: &[String]) -> Result<Vec<CString>> {
             CString::new(Path::new(dir).join(arg0).to_string_lossy().as_bytes()).map_err(bad)
         })
         .collect()
+}
+
+/// The final affinity if given, else the initial one: the process is born in its cgroup, so
+/// there is no moment before the transition for `initial` alone to matter.
+fn affinity(p: &Process) -> Result<Option<Mask>> {
+    let Some(a) = p.exec_cpu_affinity() else {
+        return Ok(None);
+    };
+    let list = a
+        .cpu_affinity_final()
+        .as_deref()
+        .or(a.initial().as_deref())
+        .filter(|s| !s.is_empty());
+    list.map(|l| affinity::parse_list(l, "process.execCPUAffinity"))
+        .transpose()
 }
 
 fn rlimit_list(p: &Process) -> Result<Vec<(u32, u64, u64)>> {

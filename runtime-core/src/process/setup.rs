@@ -31,6 +31,12 @@ pub fn limits(pl: &ProcessPlan) -> Result<(), Fail> {
     if let Some(attr) = &pl.sched {
         p::sched_setattr(attr).at(Step::Scheduler, 0)?;
     }
+    if let Some(mask) = &pl.affinity {
+        p::set_affinity(mask).at(Step::CpuAffinity, 0)?;
+    }
+    if let Some(mp) = &pl.mem_policy {
+        p::set_mempolicy(mp.mode, &mp.nodes).at(Step::MemoryPolicy, 0)?;
+    }
     Ok(())
 }
 

@@ -321,3 +321,27 @@ pub fn ns_type(fd: RawFd) -> SysResult<i32> {
     const NS_GET_NSTYPE: u64 = 0xb703;
     check(unsafe { libc::ioctl(fd, NS_GET_NSTYPE as _) as libc::c_long }).map(|v| v as i32)
 }
+
+/// sched_setaffinity(2) for the calling thread; `mask` has one bit per CPU.
+pub fn set_affinity(mask: &[u64; 16]) -> SysResult<()> {
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_sched_setaffinity,
+            0,
+            std::mem::size_of_val(mask),
+            mask.as_ptr(),
+        )
+    })
+    .map(drop)
+}
+
+/// set_mempolicy(2); `nodes` has one bit per NUMA node.
+pub fn set_mempolicy(mode: i32, nodes: &[u64; 16]) -> SysResult<()> {
+    let maxnode = nodes.len() * 64;
+    let ptr = if nodes.iter().all(|w| *w == 0) {
+        std::ptr::null()
+    } else {
+        nodes.as_ptr()
+    };
+    check(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) }).map(drop)
+}
