@@ -27,6 +27,15 @@ fi
 if find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -name 'berth-test-*' 2>/dev/null | grep -q .; then
   echo "test: cgroups left behind:"; find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -type d -name 'berth-test-*'; left=1
 fi
+for p in /proc/[0-9]*; do
+  root=$(readlink "$p/root" 2>/dev/null || true)
+  case "$root" in
+    /tmp/berth-tests/*)
+      if ! grep -q '^State:.*Z' "$p/status" 2>/dev/null; then
+        echo "test: a container process is still running: ${p#/proc/} ($root)"; left=1
+      fi ;;
+  esac
+done
 if [ -d /tmp/berth-tests/root ] && [ -n "$(ls -A /tmp/berth-tests/root)" ]; then
   echo "test: container state left behind:"; ls /tmp/berth-tests/root; left=1
 fi

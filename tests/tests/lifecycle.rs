@@ -226,3 +226,35 @@ fn spec_writes_a_config_that_runs() {
     let out = berth(&["run", "--bundle", &b.bundle_arg(), b.id()]);
     assert_eq!(stdout(&out), "spec-ok\n", "{}", stderr(&out));
 }
+
+#[test]
+fn the_init_is_in_the_containers_own_cgroup_in_every_hierarchy() {
+    let mut b = Bundle::new("lc-cgroup");
+    b.sh("sleep 60");
+    b.write();
+    ok(berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]));
+    let pid = b.state()["pid"].as_i64().unwrap();
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let want = b.cgroup_path();
+    for line in cg.lines() {
+        assert!(line.ends_with(&want), "{line} (want {want})");
+    }
+    let dirs = cgroup_left(b.id());
+    assert!(!dirs.is_empty());
+    ok(berth(&["delete", "--force", b.id()]));
+    assert!(cgroup_left(b.id()).is_empty(), "cgroups removed on delete");
+}
+
+#[test]
+fn run_in_the_foreground_with_a_terminal_proxies_the_pty() {
+    let mut b = Bundle::new("lc-tty");
+    b.config["process"]["terminal"] = serde_json::json!(true);
+    b.sh("tty; echo done");
+    let out = b.run();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("/dev/pts/0") && text.contains("done"),
+        "{text:?}"
+    );
+}

@@ -253,3 +253,27 @@ fn linux_devices_are_created_with_mode_and_owner() {
         "host /dev/null changed"
     );
 }
+
+#[test]
+fn rootfs_propagation_shared_is_applied_after_pivot() {
+    let mut b = Bundle::new("mnt-shared");
+    b.config["linux"]["rootfsPropagation"] = json!("rshared");
+    b.sh("awk '$5 == \"/\"' /proc/self/mountinfo");
+    let line = b.run_ok();
+    assert!(line.contains("shared:"), "{line}");
+}
+
+#[test]
+fn no_pivot_still_confines_the_process_to_the_rootfs() {
+    let mut b = Bundle::new("mnt-nopivot");
+    b.sh("ls /; test -e /tmp/berth-tests && echo host-visible || echo confined");
+    b.write();
+    let out = ok(berth(&[
+        "run",
+        "--no-pivot",
+        "--bundle",
+        &b.bundle_arg(),
+        b.id(),
+    ]));
+    assert!(out.contains("bin") && out.ends_with("confined\n"), "{out}");
+}
