@@ -4,7 +4,6 @@
 use super::state::Status;
 use super::Container;
 use crate::error::Result;
-use crate::hooks;
 use crate::sys::{fs, process as p};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -23,7 +22,13 @@ impl Container {
                 ))
             }
         }
-        self.poststop();
+        let hooks = self
+            .stored
+            .spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.poststop().as_ref());
+        self.run_late_hooks(hooks, "poststop", Status::Stopped);
         self.stored.cgroup.destroy()?;
         self.dir.remove()
     }
@@ -45,23 +50,5 @@ impl Container {
             std::thread::sleep(Duration::from_millis(2));
         }
         Ok(())
-    }
-
-    /// Poststop hooks: a failure is a warning, and deletion goes on (runtime-spec).
-    fn poststop(&self) {
-        let h = self
-            .stored
-            .spec
-            .hooks()
-            .as_ref()
-            .and_then(|h| h.poststop().as_ref());
-        let plans = match hooks::plan(h, "poststop") {
-            Ok(p) if !p.is_empty() => p,
-            _ => return,
-        };
-        let json = serde_json::to_vec(&self.state_as(Status::Stopped)).unwrap_or_default();
-        if let Err(e) = hooks::run_all(&plans, &[&json]) {
-            eprintln!("berth: warning: {e}");
-        }
     }
 }

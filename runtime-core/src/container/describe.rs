@@ -29,7 +29,7 @@ pub fn describe(f: Fail, plan: &InitPlan) -> String {
         BecomeRoot => format!("becoming root in the user namespace: setresuid/setresgid: {e}"),
         Hostname => format!("hostname: sethostname: {e}"),
         Domainname => format!("domainname: setdomainname: {e}"),
-        RootPropagation => format!("making / {} : mount: {e}", "rslave/rprivate"),
+        RootPropagation => format!("making the mount tree rslave (or rprivate): mount: {e}"),
         RootfsBind => format!("binding the rootfs onto itself: mount: {e}"),
         RootfsOpen => format!("opening the rootfs or bundle: {e}"),
         MountTarget => format!(

@@ -6,6 +6,7 @@ use super::Container;
 use crate::error::{Error, Result, SysContext};
 use crate::process::channel::{Channel, Msg};
 use crate::process::join::{self, JoinPlan};
+use crate::process::namespaces::ForChildren;
 use crate::process::plan::ProcessPlan;
 use crate::sys::process::{self as p, Forked};
 use oci_spec::runtime::{LinuxNamespaceType, Process};
@@ -48,7 +49,7 @@ impl Container {
         let (ours, theirs) = Channel::pair().sys("socketpair", || "setup channel".into())?;
         let cgroup_fd = self.stored.cgroup.v2_fd()?;
         let for_children = self.for_children_flags();
-        let keep = ForChildrenOf::set(&plan.init, for_children)?;
+        let keep = ForChildren::join(&plan.init, for_children)?;
         // SAFETY: the child runs `join::run`, which only issues syscalls from the plan.
         let forked = unsafe { p::clone3(0, cgroup_fd.as_ref().map(|f| f.as_raw_fd())) };
         // Only the parent goes back to its own namespaces.
@@ -147,38 +148,6 @@ impl Container {
             .map(|t| *t as i32)
             .filter(|f| *f == libc::CLONE_NEWPID || *f == libc::CLONE_NEWTIME)
             .fold(0, |a, f| a | f)
-    }
-}
-
-/// Sets the runtime's pid/time namespace for children to the container's, and back.
-struct ForChildrenOf {
-    own: Vec<(OwnedFd, i32)>,
-}
-
-impl ForChildrenOf {
-    fn set(init: &OwnedFd, flags: i32) -> Result<ForChildrenOf> {
-        let mut own = Vec::new();
-        for (flag, path) in [
-            (libc::CLONE_NEWPID, c"/proc/self/ns/pid"),
-            (libc::CLONE_NEWTIME, c"/proc/self/ns/time"),
-        ] {
-            if flags & flag != 0 {
-                let fd = crate::sys::fs::openat(libc::AT_FDCWD, path, libc::O_RDONLY, 0)
-                    .sys("open", || format!("{path:?}"))?;
-                own.push((fd, flag));
-            }
-        }
-        if flags != 0 {
-            p::setns(init.as_raw_fd(), flags)
-                .sys("setns", || "entering the container's pid namespace".into())?;
-        }
-        Ok(ForChildrenOf { own })
-    }
-
-    fn restore(self) {
-        for (fd, flag) in self.own {
-            let _ = p::setns(fd.as_raw_fd(), flag);
-        }
     }
 }
 

@@ -170,11 +170,29 @@ impl Container {
         match crate::sys::process::waitpid(init.pid, false) {
             Ok(Some(exit)) => Ok(exit.code()),
             Ok(None) => Err(Error::Init("waitpid returned nothing".into())),
-            Err(e) => Err(e).map_err(|e| Error::Sys {
+            Err(errno) => Err(Error::Sys {
                 what: "waiting for the container init".into(),
                 syscall: "waitpid",
-                errno: e,
+                errno,
             }),
+        }
+    }
+
+    /// poststart and poststop hooks: per the runtime-spec a failure is a warning, and the
+    /// lifecycle goes on.
+    fn run_late_hooks(
+        &self,
+        hooks: Option<&Vec<oci_spec::runtime::Hook>>,
+        kind: &str,
+        status: Status,
+    ) {
+        let plans = match crate::hooks::plan(hooks, kind) {
+            Ok(p) if !p.is_empty() => p,
+            _ => return,
+        };
+        let json = serde_json::to_vec(&self.state_as(status)).unwrap_or_default();
+        if let Err(e) = crate::hooks::run_all(&plans, &[&json]) {
+            eprintln!("berth: warning: {e}");
         }
     }
 

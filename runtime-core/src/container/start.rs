@@ -3,7 +3,6 @@
 use super::state::Status;
 use super::Container;
 use crate::error::{Error, Result, SysContext};
-use crate::hooks;
 use crate::sys::{fs, process as p};
 use std::os::fd::AsRawFd;
 
@@ -20,7 +19,13 @@ impl Container {
         }
         self.release_init()?;
         let _ = std::fs::remove_file(self.dir.fifo());
-        self.poststart();
+        let hooks = self
+            .stored
+            .spec
+            .hooks()
+            .as_ref()
+            .and_then(|h| h.poststart().as_ref());
+        self.run_late_hooks(hooks, "poststart", Status::Running);
         Ok(())
     }
 
@@ -59,24 +64,6 @@ impl Container {
                     "the container init exited before it could start".into(),
                 ));
             }
-        }
-    }
-
-    /// Poststart hooks run after the process started; per the spec a failure is a warning.
-    fn poststart(&self) {
-        let h = self
-            .stored
-            .spec
-            .hooks()
-            .as_ref()
-            .and_then(|h| h.poststart().as_ref());
-        let plans = match hooks::plan(h, "poststart") {
-            Ok(p) if !p.is_empty() => p,
-            _ => return,
-        };
-        let json = serde_json::to_vec(&self.state_as(Status::Running)).unwrap_or_default();
-        if let Err(e) = hooks::run_all(&plans, &[&json]) {
-            eprintln!("berth: warning: {e}");
         }
     }
 }

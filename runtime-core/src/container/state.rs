@@ -177,7 +177,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// What /proc says of a pid: its start time and whether it is still alive (not a zombie).
 pub fn proc_stat(pid: i32) -> Option<(u64, bool)> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &text[text.rfind(')')? + 2..];
+    let after = text.get(text.rfind(')')? + 2..)?;
     let fields: Vec<&str> = after.split(' ').collect();
     let state = fields.first()?.chars().next()?;
     let start: u64 = fields.get(19)?.parse().ok()?;

@@ -214,28 +214,26 @@ impl NsPlan {
     }
 }
 
-/// Keeps the runtime's own pid and time namespaces to return to after clone.
+/// The runtime's own pid and time namespaces, kept to return to after clone: these two
+/// namespaces only apply to children, so the runtime points its namespace-for-children at the
+/// container's and the one clone3 lands there without a second process.
 pub struct ForChildren {
-    own_pid: Option<OwnedFd>,
-    own_time: Option<OwnedFd>,
+    own: Vec<(OwnedFd, i32)>,
 }
 
 impl ForChildren {
-    /// Points the runtime's pid/time namespace for children at the container's, so the one
-    /// clone3 lands there without a second process.
+    /// For a new container: join the pid/time namespaces given by path, or make a new time
+    /// namespace with the configured offsets.
     pub fn set(ns: &NsPlan) -> Result<ForChildren> {
         use crate::error::SysContext;
-        let mut keep = ForChildren {
-            own_pid: None,
-            own_time: None,
-        };
+        let mut keep = ForChildren { own: Vec::new() };
         if let Some(fd) = &ns.pid_for_child {
-            keep.own_pid = Some(open_own(c"/proc/self/ns/pid")?);
+            keep.save(libc::CLONE_NEWPID)?;
             p::setns(fd.as_raw_fd(), libc::CLONE_NEWPID)
                 .sys("setns", || "joining the pid namespace".into())?;
         }
         if ns.time_for_child.is_some() || ns.new_time.is_some() {
-            keep.own_time = Some(open_own(c"/proc/self/ns/time")?);
+            keep.save(libc::CLONE_NEWTIME)?;
         }
         if let Some(fd) = &ns.time_for_child {
             p::setns(fd.as_raw_fd(), libc::CLONE_NEWTIME)
@@ -249,12 +247,37 @@ impl ForChildren {
         Ok(keep)
     }
 
-    pub fn restore(self) {
-        if let Some(fd) = self.own_pid {
-            let _ = p::setns(fd.as_raw_fd(), libc::CLONE_NEWPID);
+    /// For `exec`: the pid/time namespaces (`flags`) of a running process, by its pidfd.
+    pub fn join(pidfd: &OwnedFd, flags: i32) -> Result<ForChildren> {
+        use crate::error::SysContext;
+        let mut keep = ForChildren { own: Vec::new() };
+        for flag in [libc::CLONE_NEWPID, libc::CLONE_NEWTIME] {
+            if flags & flag != 0 {
+                keep.save(flag)?;
+            }
         }
-        if let Some(fd) = self.own_time {
-            let _ = p::setns(fd.as_raw_fd(), libc::CLONE_NEWTIME);
+        if flags != 0 {
+            p::setns(pidfd.as_raw_fd(), flags)
+                .sys("setns", || "entering the container's pid namespace".into())?;
+        }
+        Ok(keep)
+    }
+
+    fn save(&mut self, flag: i32) -> Result<()> {
+        let path = if flag == libc::CLONE_NEWPID {
+            c"/proc/self/ns/pid"
+        } else {
+            c"/proc/self/ns/time"
+        };
+        self.own.push((open_own(path)?, flag));
+        Ok(())
+    }
+
+    /// Back to the runtime's own namespaces. Only ever in the parent: in the child it would
+    /// undo the container's time namespace.
+    pub fn restore(self) {
+        for (fd, flag) in self.own {
+            let _ = p::setns(fd.as_raw_fd(), flag);
         }
     }
 }

@@ -6,24 +6,19 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// A `SOCK_SEQPACKET` pair: message boundaries are kept, and a peer's exit reads as EOF.
 pub fn seqpacket_pair() -> SysResult<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    check(unsafe {
-        libc::socketpair(
-            libc::AF_UNIX,
-            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-            0,
-            fds.as_mut_ptr(),
-        ) as libc::c_long
-    })?;
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    pair(libc::SOCK_SEQPACKET)
 }
 
 pub fn stream_pair() -> SysResult<(OwnedFd, OwnedFd)> {
+    pair(libc::SOCK_STREAM)
+}
+
+fn pair(kind: i32) -> SysResult<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     check(unsafe {
         libc::socketpair(
             libc::AF_UNIX,
-            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            kind | libc::SOCK_CLOEXEC,
             0,
             fds.as_mut_ptr(),
         ) as libc::c_long
