@@ -314,7 +314,7 @@ impl Planned {
             create_container: self.create_container,
             start_container: self.start_container,
             state: StatePieces::default(),
-            fifo: Some(fifo),
+            state_dir: Some(fifo),
             console_socket,
             keyring,
             close_fds: Vec::new(),
@@ -349,23 +349,24 @@ fn host_root(maps: &Option<Vec<oci_spec::runtime::LinuxIdMapping>>) -> u32 {
         .map_or(0, |m| m.host_id())
 }
 
+/// Makes the exec fifo, owned by the container's root; returns an `O_PATH` fd of the state
+/// directory through which the init opens it (no /proc magic link needed, so the init can stay
+/// non-dumpable).
 fn make_fifo(dir: &Path, owner: (u32, u32)) -> Result<OwnedFd> {
     let d = cstring(dir, "state directory")?;
     let dfd = fs::openat(libc::AT_FDCWD, &d, libc::O_PATH | libc::O_DIRECTORY, 0)
         .sys("open", || format!("{}", dir.display()))?;
-    let name = CString::new(super::state::FIFO).unwrap_or_default();
     let what = || format!("exec fifo in {}", dir.display());
-    fs::mkfifoat(std::os::fd::AsRawFd::as_raw_fd(&dfd), &name, 0o622).sys("mkfifo", what)?;
+    fs::mkfifoat(dfd.as_raw_fd(), state::FIFO_NAME, 0o622).sys("mkfifo", what)?;
     let fifo = fs::openat(
-        std::os::fd::AsRawFd::as_raw_fd(&dfd),
-        &name,
-        libc::O_PATH,
+        dfd.as_raw_fd(),
+        state::FIFO_NAME,
+        libc::O_PATH | libc::O_NOFOLLOW,
         0,
     )
     .sys("open", what)?;
-    fs::fchown_empty(std::os::fd::AsRawFd::as_raw_fd(&fifo), owner.0, owner.1)
-        .sys("chown", what)?;
-    Ok(fifo)
+    fs::fchown_empty(fifo.as_raw_fd(), owner.0, owner.1).sys("chown", what)?;
+    Ok(dfd)
 }
 
 /// Fields berth does not implement yet are refused by name rather than ignored. SELinux labels

@@ -75,7 +75,6 @@ pub fn describe(f: Fail, plan: &InitPlan) -> String {
         ExecLookup => exec_lookup(plan, e),
         ExecFifo => format!("waiting for start on the exec fifo: {e}"),
         Keyring => format!("joining a session keyring: keyctl: {e}"),
-        OomScoreAdj => format!("process.oomScoreAdj: writing /proc/self/oom_score_adj: {e}"),
         Rlimit => format!("process.rlimits[{i}]: setrlimit: {e}"),
         Personality => format!("linux.personality: personality: {e}"),
         IoPriority => format!("process.ioPriority: ioprio_set: {e}"),

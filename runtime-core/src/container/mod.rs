@@ -14,6 +14,7 @@ pub mod state;
 pub use create::{ConsoleSocket, CreateOptions};
 pub use exec::{ExecOptions, ExecProcess};
 pub use kill::parse_signal;
+pub use state::FIFO_NAME;
 
 use crate::error::{Error, Result};
 use crate::process::parent::Spawned;

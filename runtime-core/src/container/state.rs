@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 pub const STATE_FILE: &str = "state.json";
 pub const FIFO: &str = "exec.fifo";
+pub const FIFO_NAME: &std::ffi::CStr = c"exec.fifo";
 
 /// What the runtime keeps about a container between commands.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -55,7 +55,6 @@ steps! {
     ExecLookup,
     ExecFifo,
     Keyring,
-    OomScoreAdj,
     Rlimit,
     Personality,
     IoPriority,

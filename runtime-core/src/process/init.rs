@@ -35,8 +35,9 @@ pub struct InitPlan {
     /// Whether the runtime has prestart/createRuntime hooks to run mid-setup.
     pub runtime_hooks: bool,
     pub state: StatePieces,
-    /// `O_PATH` fd of the exec fifo; reopened for writing to wait for `start`.
-    pub fifo: Option<OwnedFd>,
+    /// `O_PATH` fd of the state directory, where the init opens the exec fifo for writing to
+    /// wait for `start`.
+    pub state_dir: Option<OwnedFd>,
     pub console_socket: Option<OwnedFd>,
     /// Name of a new session keyring, unless `--no-new-keyring`.
     pub keyring: Option<CString>,
@@ -46,6 +47,9 @@ pub struct InitPlan {
 
 /// Runs the init; never returns.
 pub fn run(plan: &InitPlan, chan: &Channel) -> ! {
+    // Until execve this process is a copy of the runtime: nobody may open its /proc/PID/exe
+    // (CVE-2019-5736) or its fds. execve makes the user's program dumpable again.
+    let _ = p::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     plan.close_fds.iter().for_each(|fd| fs::close(*fd));
     match setup_all(plan, chan) {
         Ok((which, host_pid)) => report_late(wait_and_exec(plan, which, host_pid)),
@@ -118,12 +122,12 @@ fn wait_and_exec(plan: &InitPlan, which: usize, host_pid: i32) -> Fail {
 
 /// Opening the fifo for writing blocks until `start` opens it for reading.
 fn wait_for_start(plan: &InitPlan) -> Result<(), Fail> {
-    let Some(fifo) = &plan.fifo else {
+    let Some(dir) = &plan.state_dir else {
         return Ok(());
     };
-    let mut buf = [0u8; 32];
-    let path = proc_self_fd(fifo.as_raw_fd(), &mut buf);
-    let w = fs::openat(libc::AT_FDCWD, path, libc::O_WRONLY, 0).at(Step::ExecFifo, 0)?;
+    let flags = libc::O_WRONLY | libc::O_NOFOLLOW;
+    let w =
+        fs::openat(dir.as_raw_fd(), crate::container::FIFO_NAME, flags, 0).at(Step::ExecFifo, 0)?;
     fs::write_all(w.as_raw_fd(), b"0").at(Step::ExecFifo, 1)?;
     Ok(())
 }
@@ -154,17 +158,6 @@ fn run_hooks(
         }
     }
     Ok(())
-}
-
-/// `/proc/self/fd/N` in a caller's buffer.
-fn proc_self_fd(fd: i32, buf: &mut [u8; 32]) -> &std::ffi::CStr {
-    const PREFIX: &[u8] = b"/proc/self/fd/";
-    buf[..PREFIX.len()].copy_from_slice(PREFIX);
-    let mut digits = [0u8; 12];
-    let d = hooks::pid_digits(fd, &mut digits);
-    buf[PREFIX.len()..PREFIX.len() + d.len()].copy_from_slice(d);
-    buf[PREFIX.len() + d.len()] = 0;
-    std::ffi::CStr::from_bytes_until_nul(&buf[..]).unwrap_or(c"/")
 }
 
 /// A failure after `Ready` has no runtime left to tell: say it on the container's stderr.

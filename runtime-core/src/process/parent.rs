@@ -75,6 +75,7 @@ pub fn spawn_init(
     };
     write_id_maps(pid, plan)?;
     cgroup.attach(pid, false)?;
+    write_oom_score_adj(pid, &plan.process)?;
     prepare(pid)?;
     ours.send(Msg::Continue { pid })
         .sys("send", || "setup channel".into())?;
@@ -100,6 +101,20 @@ pub fn spawn_init(
         .take()
         .ok_or_else(|| Error::Init("lost the init's pidfd".into()))?;
     Ok(Spawned { pid, pidfd })
+}
+
+/// oomScoreAdj, written from outside: the child is not dumpable, so its /proc/self is not
+/// writable by it inside a user namespace.
+pub fn write_oom_score_adj(pid: i32, process: &crate::process::plan::ProcessPlan) -> Result<()> {
+    let Some(v) = &process.oom_score_adj else {
+        return Ok(());
+    };
+    std::fs::write(format!("/proc/{pid}/oom_score_adj"), v.as_bytes()).map_err(|e| {
+        Error::invalid(
+            "process.oomScoreAdj",
+            format!("writing /proc/{pid}/oom_score_adj: {e}"),
+        )
+    })
 }
 
 fn write_id_maps(pid: i32, plan: &InitPlan) -> Result<()> {

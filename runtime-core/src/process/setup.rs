@@ -7,18 +7,10 @@ use crate::rootfs::resolve::{open_in_root, Create};
 use crate::sys::{fs, process as p, socket, tty, Errno};
 use std::os::fd::{AsRawFd, RawFd};
 
-/// oomScoreAdj, rlimits, personality, I/O priority and scheduler.
+/// rlimits, personality, I/O priority, scheduler, CPU affinity and memory policy.
+/// (oomScoreAdj is written by the runtime: /proc/self of a non-dumpable process is not ours
+/// to write in a user namespace.)
 pub fn limits(pl: &ProcessPlan) -> Result<(), Fail> {
-    if let Some(v) = &pl.oom_score_adj {
-        let f = fs::openat(
-            libc::AT_FDCWD,
-            c"/proc/self/oom_score_adj",
-            libc::O_WRONLY,
-            0,
-        )
-        .at(Step::OomScoreAdj, 0)?;
-        fs::write_all(f.as_raw_fd(), v.as_bytes()).at(Step::OomScoreAdj, 0)?;
-    }
     for (i, (res, soft, hard)) in pl.rlimits.iter().enumerate() {
         p::setrlimit(*res, *soft, *hard).at(Step::Rlimit, i)?;
     }
