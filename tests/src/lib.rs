@@ -259,13 +259,16 @@ pub fn default_config(name: &str) -> Value {
 
 /// Whether any cgroup directory of this test is left on the host.
 pub fn cgroup_left(name: &str) -> Vec<PathBuf> {
+    // Pure v2: /sys/fs/cgroup/<leaf>; v1 and hybrid: /sys/fs/cgroup/<hierarchy>/<leaf>.
     let leaf = format!("berth-test-{name}");
-    std::fs::read_dir("/sys/fs/cgroup")
+    let root = PathBuf::from("/sys/fs/cgroup");
+    std::fs::read_dir(&root)
         .into_iter()
         .flatten()
         .flatten()
         .map(|h| h.path().join(&leaf))
-        .filter(|p| p.exists())
+        .chain(std::iter::once(root.join(&leaf)))
+        .filter(|p| p.is_dir())
         .collect()
 }
 
