@@ -258,3 +258,62 @@ fn run_in_the_foreground_with_a_terminal_proxies_the_pty() {
         "{text:?}"
     );
 }
+
+#[test]
+fn signals_to_a_foreground_run_reach_the_container() {
+    let mut b = Bundle::new("lc-fwd");
+    b.sh("trap 'exit 42' TERM; echo ready > /dev/shm/r; while true; do usleep 50000; done");
+    b.write();
+    let mut child = berth_cmd(&["run", "--bundle", &b.bundle_arg(), b.id()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let running = || stdout(&berth(&["state", "lc-fwd"])).contains("\"running\"");
+    assert!(eventually(10, running));
+    assert!(eventually(10, || berth(&[
+        "exec",
+        b.id(),
+        "cat",
+        "/dev/shm/r"
+    ])
+    .status
+    .success()));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(42),
+        "the container's trap decided the exit code"
+    );
+    assert_nothing_left(b.id());
+}
+
+#[test]
+fn list_and_state_do_not_wait_for_a_slow_create() {
+    let mut slow = Bundle::new("lc-slow");
+    slow.config["hooks"] =
+        serde_json::json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "3"]}]});
+    slow.write();
+    let mut other = Bundle::new("lc-other");
+    other.sh("sleep 60");
+    ok(other.create());
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let creator = std::thread::spawn({
+        let (bundle, done) = (slow.bundle_arg(), done.clone());
+        move || {
+            let out = berth(&["create", "--bundle", &bundle, "lc-slow"]);
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            out
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let listed = ok(berth(&["list", "-q"]));
+    assert_eq!(other.status(), "created");
+    assert!(
+        !done.load(std::sync::atomic::Ordering::SeqCst),
+        "create should still be in its hook"
+    );
+    assert!(listed.contains("lc-other"), "{listed}");
+    ok(creator.join().unwrap());
+    assert_eq!(slow.status(), "created");
+}

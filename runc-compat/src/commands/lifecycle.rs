@@ -26,7 +26,7 @@ pub fn start(rt: &Runtime, id: &str) -> CliResult<()> {
 }
 
 pub fn state(rt: &Runtime, id: &str) -> CliResult<()> {
-    let st = rt.load(id)?.state();
+    let st = rt.state(id)?;
     let text = serde_json::to_string_pretty(&st).map_err(|e| super::CliError(e.to_string()))?;
     println!("{text}");
     Ok(())

@@ -87,7 +87,7 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
         .map(|d| d.path.clone())
         .unwrap_or_default();
     let (mut init, side) = plan.split(&dir_path, opts.console_socket, opts.no_new_keyring)?;
-    init.close_fds = undo.dir.iter().map(|d| d.lock_fd()).collect();
+    init.close_fds = undo.dir.iter().filter_map(|d| d.lock_fd()).collect();
     let mut cgroup = side.cgroup;
     cgroup.create()?;
     undo.cgroup = Some(cgroup.clone());

@@ -130,7 +130,7 @@ impl Container {
             ns_flags,
             in_user,
             console_socket,
-            close_fds: vec![self.dir.lock_fd()],
+            close_fds: self.dir.lock_fd().into_iter().collect(),
         })
     }
 

@@ -91,11 +91,24 @@ impl Runtime {
             .filter_map(|e| e.file_name().into_string().ok())
             .collect();
         ids.sort();
-        Ok(ids
-            .iter()
-            .filter_map(|id| self.load(id).ok())
-            .map(|c| c.state())
-            .collect())
+        Ok(ids.iter().filter_map(|id| self.state(id).ok()).collect())
+    }
+
+    /// The state of one container, read without waiting for its lock.
+    pub fn state(&self, id: &str) -> Result<State> {
+        let dir = StateDir::peek(&self.root, id)?;
+        let stored = dir.load().map_err(|e| match e {
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Error::NotFound(id.to_string())
+            }
+            e => e,
+        })?;
+        let c = Container {
+            dir,
+            stored,
+            init: None,
+        };
+        Ok(c.state())
     }
 }
 

@@ -63,10 +63,10 @@ impl std::fmt::Display for Status {
     }
 }
 
-/// A locked container directory.
+/// A container directory, locked unless it was only peeked at for reading.
 pub struct StateDir {
     pub path: PathBuf,
-    _lock: File,
+    lock: Option<File>,
 }
 
 /// runc's rule for ids: letters, digits, `_ + - .`, and not `.` or `..`.
@@ -114,7 +114,10 @@ impl StateDir {
             Err(e) => return Err(Error::io(format!("creating {}", path.display()), e)),
         }
         let lock = lock(&path)?;
-        Ok(StateDir { path, _lock: lock })
+        Ok(StateDir {
+            path,
+            lock: Some(lock),
+        })
     }
 
     /// Locks an existing container's directory.
@@ -133,7 +136,22 @@ impl StateDir {
         if gone || !path.join(STATE_FILE).exists() {
             return Err(Error::NotFound(id.to_string()));
         }
-        Ok(StateDir { path, _lock: lock })
+        Ok(StateDir {
+            path,
+            lock: Some(lock),
+        })
+    }
+
+    /// The directory without the lock, for reading state only: state.json is replaced
+    /// atomically, so a reader never needs to wait for a command that holds the lock (a
+    /// create running slow hooks, say).
+    pub fn peek(root: &Path, id: &str) -> Result<StateDir> {
+        check_id(id)?;
+        let path = root.join(id);
+        if !path.join(STATE_FILE).exists() {
+            return Err(Error::NotFound(id.to_string()));
+        }
+        Ok(StateDir { path, lock: None })
     }
 
     pub fn load(&self) -> Result<Stored> {
@@ -153,8 +171,8 @@ impl StateDir {
 
     /// The fd holding the lock: a child cloned while it is held must close its copy, or the
     /// lock would live as long as the child.
-    pub fn lock_fd(&self) -> std::os::fd::RawFd {
-        self._lock.as_raw_fd()
+    pub fn lock_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.lock.as_ref().map(|l| l.as_raw_fd())
     }
 
     pub fn fifo(&self) -> PathBuf {
