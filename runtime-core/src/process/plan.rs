@@ -51,7 +51,7 @@ pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
 pub struct ProcessPlan {
     pub argv: CStrings,
     pub envp: CStrings,
-    /// Where args[0] may be: itself if it has a slash, else each `$PATH` entry joined to it.
+    /// Where `args[0]` may be: itself if it has a slash, else each `$PATH` entry joined to it.
     pub candidates: Vec<CString>,
     pub cwd: InPath,
     pub uid: u32,
