@@ -236,14 +236,28 @@ fn unsupported_fields_are_refused_by_name() {
 
 #[test]
 fn a_new_session_keyring_unless_no_new_keyring() {
-    let keyring_of = |id: &str| std::fs::read_to_string("/proc/keys").unwrap().lines().any(|l| l.contains(&format!(" keyring   {id}:")));
+    let keyring_of = |id: &str| {
+        std::fs::read_to_string("/proc/keys")
+            .unwrap()
+            .lines()
+            .any(|l| l.contains(&format!(" keyring   {id}:")))
+    };
     let mut b = Bundle::new("proc-keyring");
     b.sh("sleep 60");
     ok(b.create());
-    assert!(keyring_of("proc-keyring"), "the init joined a keyring named after the container");
+    assert!(
+        keyring_of("proc-keyring"),
+        "the init joined a keyring named after the container"
+    );
     let mut n = Bundle::new("proc-nokeyring");
     n.sh("sleep 60");
     n.write();
-    ok(berth(&["create", "--no-new-keyring", "--bundle", &n.bundle_arg(), n.id()]));
+    ok(berth(&[
+        "create",
+        "--no-new-keyring",
+        "--bundle",
+        &n.bundle_arg(),
+        n.id(),
+    ]));
     assert!(!keyring_of("proc-nokeyring"));
 }

@@ -88,7 +88,7 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
         .unwrap_or_default();
     let (mut init, side) = plan.split(&dir_path, opts.console_socket, opts.no_new_keyring)?;
     init.close_fds = undo.dir.iter().filter_map(|d| d.lock_fd()).collect();
-    let mut cgroup = side.cgroup;
+    let mut cgroup = side.cgroup.clone();
     cgroup.create()?;
     undo.cgroup = Some(cgroup.clone());
 
@@ -97,7 +97,7 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
         pid: 0,
         start_time: 0,
         bundle: bundle.clone(),
-        rootfs: side.rootfs,
+        rootfs: side.rootfs.clone(),
         created: state::rfc3339_now(),
         owner: String::new(),
         annotations: spec.annotations().clone().unwrap_or_default(),
@@ -105,28 +105,7 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
         spec: spec.clone(),
     };
     init.state = pieces(&stored)?;
-    let (prestart, create_runtime) = (&side.prestart, &side.create_runtime);
-    let mut runtime_hooks = |pid: i32| -> Result<()> {
-        let json = hook_state(&stored, pid, "creating")?;
-        hooks::run_all(prestart, &[&json])?;
-        hooks::run_all(create_runtime, &[&json])
-    };
-    let (net_devices, net_target) = (&side.net_devices, side.net_target);
-    let mut prepare = |pid: i32| -> Result<()> {
-        match net_target {
-            Some(fd) if fd >= 0 => netdev::move_all(net_devices, netdev::Target::Fd(fd)),
-            Some(_) => netdev::move_all(net_devices, netdev::Target::Pid(pid)),
-            None => Ok(()),
-        }
-    };
-    let describe = |f| describe(f, &init);
-    let spawned = parent::spawn_init(
-        &init,
-        &stored.cgroup,
-        &mut prepare,
-        &mut runtime_hooks,
-        &describe,
-    )?;
+    let spawned = spawn(&init, &side, &stored)?;
     stored.pid = spawned.pid;
     stored.start_time = proc_stat(spawned.pid).map(|s| s.0).unwrap_or(0);
     let dir = undo
@@ -148,6 +127,31 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
     })
 }
 
+/// Clones the init and follows it to `Ready`: network devices are moved in once it exists,
+/// prestart and createRuntime hooks run when it asks.
+fn spawn(init: &InitPlan, side: &RuntimeSide, stored: &Stored) -> Result<parent::Spawned> {
+    let mut runtime_hooks = |pid: i32| -> Result<()> {
+        let json = hook_state(stored, pid, "creating")?;
+        hooks::run_all(&side.prestart, &[&json])?;
+        hooks::run_all(&side.create_runtime, &[&json])
+    };
+    let mut prepare = |pid: i32| -> Result<()> {
+        match side.net_target {
+            Some(fd) if fd >= 0 => netdev::move_all(&side.net_devices, netdev::Target::Fd(fd)),
+            Some(_) => netdev::move_all(&side.net_devices, netdev::Target::Pid(pid)),
+            None => Ok(()),
+        }
+    };
+    let describe = |f| describe(f, init);
+    parent::spawn_init(
+        init,
+        &stored.cgroup,
+        &mut prepare,
+        &mut runtime_hooks,
+        &describe,
+    )
+}
+
 /// The parts of the plan made before anything exists on the host.
 struct Planned {
     id: String,
@@ -158,10 +162,7 @@ struct Planned {
     process: ProcessPlan,
     hostname: Option<CString>,
     domainname: Option<CString>,
-    prestart: Vec<HookPlan>,
-    create_runtime: Vec<HookPlan>,
-    create_container: Vec<HookPlan>,
-    start_container: Vec<HookPlan>,
+    hooks: HookPlans,
     net_devices: Vec<NetDevicePlan>,
     /// The host uid and gid of the container's root, who must be able to open the fifo.
     root_owner: (u32, u32),
@@ -181,17 +182,9 @@ struct RuntimeSide {
 
 impl Planned {
     fn new(id: &str, bundle: &Path, spec: &Spec, opts: &CreateOptions) -> Result<Planned> {
-        let root = spec
-            .root()
-            .as_ref()
-            .ok_or_else(|| Error::invalid("root", "missing"))?;
-        let rootfs = bundle.join(root.path());
-        rootfs::check_rootfs(&rootfs)?;
-        let rootfs =
-            std::fs::canonicalize(&rootfs).ctx(|| format!("resolving {}", rootfs.display()))?;
-        let process = spec
-            .process()
-            .as_ref()
+        let rootfs = rootfs_path(bundle, spec)?;
+        let process = spec.process().as_ref();
+        let process = process
             .ok_or_else(|| Error::invalid("process", "missing: create needs a process to run"))?;
         let linux = spec
             .linux()
@@ -201,7 +194,6 @@ impl Planned {
         let ns = namespaces::plan(spec)?;
         let layout = Layout::detect()?;
         let cgroup = Cgroup::resolve(&layout, linux.cgroups_path().as_deref(), id)?;
-        let trees = cgroup_trees(&layout, &cgroup);
         let rootfs_plan = rootfs::plan(&RootfsInput {
             spec,
             bundle,
@@ -212,25 +204,9 @@ impl Planned {
             new_utsns: ns.owns(libc::CLONE_NEWUTS),
             new_cgroupns: ns.owns(libc::CLONE_NEWCGROUP),
             no_pivot: opts.no_pivot,
-            cgroups: &trees,
+            cgroups: &cgroup_trees(&layout, &cgroup),
         })?;
         let process = ProcessPlan::new(process, opts.preserve_fds)?.with_linux(Some(linux))?;
-        let name = |v: &Option<String>, field: &str| -> Result<Option<CString>> {
-            let Some(v) = v.as_deref() else {
-                return Ok(None);
-            };
-            if !ns.owns(libc::CLONE_NEWUTS) {
-                return Err(Error::invalid(
-                    field,
-                    "needs a uts namespace of the container's own",
-                ));
-            }
-            CString::new(v)
-                .map(Some)
-                .map_err(|_| Error::invalid(field, "NUL byte"))
-        };
-        let hostname = name(spec.hostname(), "hostname")?;
-        let domainname = name(spec.domainname(), "domainname")?;
         if process.terminal && opts.console_socket.is_none() {
             return Err(Error::invalid(
                 "process.terminal",
@@ -238,51 +214,21 @@ impl Planned {
             ));
         }
         check_preserved(opts.preserve_fds)?;
-        let h = spec.hooks().as_ref();
-        // poststart and poststop run later, from the stored spec: refuse bad ones now.
-        hooks::plan(h.and_then(|h| h.poststart().as_ref()), "poststart")?;
-        hooks::plan(h.and_then(|h| h.poststop().as_ref()), "poststop")?;
-        let root_owner = (
-            host_root(linux.uid_mappings()),
-            host_root(linux.gid_mappings()),
-        );
-        let net_devices = match linux.net_devices() {
-            Some(d) if !d.is_empty() => {
-                let joined = ns.join.iter().any(|j| j.nstype == libc::CLONE_NEWNET);
-                if !ns.owns(libc::CLONE_NEWNET) && !joined {
-                    return Err(Error::invalid(
-                        "linux.netDevices",
-                        "needs a network namespace for the container",
-                    ));
-                }
-                netdev::plan(d)?
-            }
-            _ => Vec::new(),
-        };
         Ok(Planned {
             id: id.to_string(),
             rootfs,
             cgroup,
+            hostname: uts_name(spec.hostname(), "hostname", &ns)?,
+            domainname: uts_name(spec.domainname(), "domainname", &ns)?,
+            net_devices: net_devices(linux, &ns)?,
+            hooks: HookPlans::new(spec)?,
+            root_owner: (
+                host_root(linux.uid_mappings()),
+                host_root(linux.gid_mappings()),
+            ),
             ns,
             rootfs_plan,
             process,
-            hostname,
-            domainname,
-            prestart: hooks::plan(h.and_then(|h| h.prestart().as_ref()), "prestart")?,
-            create_runtime: hooks::plan(
-                h.and_then(|h| h.create_runtime().as_ref()),
-                "createRuntime",
-            )?,
-            create_container: hooks::plan(
-                h.and_then(|h| h.create_container().as_ref()),
-                "createContainer",
-            )?,
-            start_container: hooks::plan(
-                h.and_then(|h| h.start_container().as_ref()),
-                "startContainer",
-            )?,
-            net_devices,
-            root_owner,
         })
     }
 
@@ -310,9 +256,9 @@ impl Planned {
             domainname: self.domainname,
             rootfs: self.rootfs_plan,
             process: self.process,
-            runtime_hooks: !self.prestart.is_empty() || !self.create_runtime.is_empty(),
-            create_container: self.create_container,
-            start_container: self.start_container,
+            runtime_hooks: !self.hooks.prestart.is_empty() || !self.hooks.create_runtime.is_empty(),
+            create_container: self.hooks.create_container,
+            start_container: self.hooks.start_container,
             state: StatePieces::default(),
             state_dir: Some(fifo),
             console_socket,
@@ -332,13 +278,86 @@ impl Planned {
         let side = RuntimeSide {
             rootfs: self.rootfs,
             cgroup: self.cgroup,
-            prestart: self.prestart,
-            create_runtime: self.create_runtime,
+            prestart: self.hooks.prestart,
+            create_runtime: self.hooks.create_runtime,
             net_devices: self.net_devices,
             net_target,
         };
         Ok((init, side))
     }
+}
+
+/// The four hooks the create path runs; poststart and poststop run later from the stored
+/// spec, but are checked now so a bad one fails create.
+struct HookPlans {
+    prestart: Vec<HookPlan>,
+    create_runtime: Vec<HookPlan>,
+    create_container: Vec<HookPlan>,
+    start_container: Vec<HookPlan>,
+}
+
+impl HookPlans {
+    fn new(spec: &Spec) -> Result<HookPlans> {
+        let h = spec.hooks().as_ref();
+        hooks::plan(h.and_then(|h| h.poststart().as_ref()), "poststart")?;
+        hooks::plan(h.and_then(|h| h.poststop().as_ref()), "poststop")?;
+        Ok(HookPlans {
+            prestart: hooks::plan(h.and_then(|h| h.prestart().as_ref()), "prestart")?,
+            create_runtime: hooks::plan(
+                h.and_then(|h| h.create_runtime().as_ref()),
+                "createRuntime",
+            )?,
+            create_container: hooks::plan(
+                h.and_then(|h| h.create_container().as_ref()),
+                "createContainer",
+            )?,
+            start_container: hooks::plan(
+                h.and_then(|h| h.start_container().as_ref()),
+                "startContainer",
+            )?,
+        })
+    }
+}
+
+/// root.path joined to the bundle, checked to be a directory, with symlinks resolved.
+fn rootfs_path(bundle: &Path, spec: &Spec) -> Result<PathBuf> {
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or_else(|| Error::invalid("root", "missing"))?;
+    let rootfs = bundle.join(root.path());
+    rootfs::check_rootfs(&rootfs)?;
+    std::fs::canonicalize(&rootfs).ctx(|| format!("resolving {}", rootfs.display()))
+}
+
+/// hostname and domainname need a uts namespace of the container's own.
+fn uts_name(v: &Option<String>, field: &str, ns: &NsPlan) -> Result<Option<CString>> {
+    let Some(v) = v.as_deref() else {
+        return Ok(None);
+    };
+    if !ns.owns(libc::CLONE_NEWUTS) {
+        return Err(Error::invalid(
+            field,
+            "needs a uts namespace of the container's own",
+        ));
+    }
+    CString::new(v)
+        .map(Some)
+        .map_err(|_| Error::invalid(field, "NUL byte"))
+}
+
+fn net_devices(linux: &oci_spec::runtime::Linux, ns: &NsPlan) -> Result<Vec<NetDevicePlan>> {
+    let Some(d) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let joined = ns.join.iter().any(|j| j.nstype == libc::CLONE_NEWNET);
+    if !ns.owns(libc::CLONE_NEWNET) && !joined {
+        return Err(Error::invalid(
+            "linux.netDevices",
+            "needs a network namespace for the container",
+        ));
+    }
+    netdev::plan(d)
 }
 
 /// The host id that container id 0 maps to (itself without a user namespace).

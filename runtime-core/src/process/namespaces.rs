@@ -64,34 +64,18 @@ pub fn plan(spec: &Spec) -> Result<NsPlan> {
             return Err(Error::invalid(field, "namespace type given twice"));
         }
         seen |= f;
-        match n.path() {
-            None => new |= f,
-            Some(path) => {
-                let fd = fs::openat(
-                    libc::AT_FDCWD,
-                    &crate::rootfs::resolve::cstring(path, &field)?,
-                    libc::O_RDONLY,
-                    0,
-                )
-                .map_err(|e| Error::invalid(&field, format!("path {:?}: {e}", path)))?;
-                match p::ns_type(fd.as_raw_fd()) {
-                    Ok(t) if t == f => {}
-                    _ => {
-                        return Err(Error::invalid(
-                            &field,
-                            format!("path {:?} is not a {} namespace", path, n.typ()),
-                        ))
-                    }
-                }
-                match f {
-                    libc::CLONE_NEWPID => ns.pid_for_child = Some(fd),
-                    libc::CLONE_NEWTIME => ns.time_for_child = Some(fd),
-                    _ => ns.join.push(Joined { fd, nstype: f }),
-                }
-            }
+        let Some(path) = n.path() else {
+            new |= f;
+            continue;
+        };
+        let fd = open_joined(path, f, &field)?;
+        match f {
+            libc::CLONE_NEWPID => ns.pid_for_child = Some(fd),
+            libc::CLONE_NEWTIME => ns.time_for_child = Some(fd),
+            _ => ns.join.push(Joined { fd, nstype: f }),
         }
     }
-    if seen & libc::CLONE_NEWNS == 0 || new & libc::CLONE_NEWNS == 0 {
+    if new & libc::CLONE_NEWNS == 0 {
         return Err(Error::invalid(
             "linux.namespaces",
             "berth needs a new mount namespace for the container",
@@ -103,8 +87,30 @@ pub fn plan(spec: &Spec) -> Result<NsPlan> {
     ns.owned = new;
     plan_user(spec, &mut ns)?;
     plan_time(spec, &mut ns, new)?;
+    choose_flags(&mut ns, new)?;
+    Ok(ns)
+}
+
+/// Opens a namespace given by path and checks it is of the type the config says.
+fn open_joined(path: &std::path::Path, want: i32, field: &str) -> Result<OwnedFd> {
+    let c = crate::rootfs::resolve::cstring(path, field)?;
+    let fd = fs::openat(libc::AT_FDCWD, &c, libc::O_RDONLY, 0)
+        .map_err(|e| Error::invalid(field, format!("path {:?}: {e}", path)))?;
+    match p::ns_type(fd.as_raw_fd()) {
+        Ok(t) if t == want => Ok(fd),
+        _ => Err(Error::invalid(
+            field,
+            format!("path {:?} is not a namespace of that type", path),
+        )),
+    }
+}
+
+/// Which new namespaces clone3 makes and which the child unshares. clone3 makes them all,
+/// except: the cgroup namespace (unshared once the init sits in its v1 cgroups, so that they
+/// are its root), time (set up by the runtime for its children), and everything when a user
+/// namespace is joined (the child must enter it first, so the rest belong to it).
+fn choose_flags(ns: &mut NsPlan, new: i32) -> Result<()> {
     let joined_user = ns.in_user && !ns.new_user;
-    let by_clone = new & !(libc::CLONE_NEWCGROUP | libc::CLONE_NEWTIME);
     if ns.new_user && ns.join.iter().any(|j| j.nstype != libc::CLONE_NEWUSER) {
         return Err(Error::Unsupported(
             "joining a namespace by path together with a new user namespace".into(),
@@ -115,14 +121,15 @@ pub fn plan(spec: &Spec) -> Result<NsPlan> {
             "a new pid namespace inside a joined user namespace".into(),
         ));
     }
+    let by_clone = new & !(libc::CLONE_NEWCGROUP | libc::CLONE_NEWTIME);
     if joined_user {
-        ns.clone_flags = (by_clone & libc::CLONE_NEWPID) as u64;
-        ns.unshare_flags = (by_clone & !libc::CLONE_NEWPID) | (new & libc::CLONE_NEWCGROUP);
+        ns.clone_flags = 0;
+        ns.unshare_flags = by_clone | (new & libc::CLONE_NEWCGROUP);
     } else {
         ns.clone_flags = by_clone as u64;
         ns.unshare_flags = new & libc::CLONE_NEWCGROUP;
     }
-    Ok(ns)
+    Ok(())
 }
 
 fn plan_user(spec: &Spec, ns: &mut NsPlan) -> Result<()> {
