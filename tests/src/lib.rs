@@ -282,6 +282,18 @@ pub fn assert_nothing_left(name: &str) {
     assert!(cg.is_empty(), "cgroups left behind: {cg:?}");
 }
 
+/// Asserts that `create` of this bundle fails with a one-line error that mentions every
+/// needle, and that nothing of the container is left; returns the error.
+pub fn refused(b: &Bundle, needles: &[&str]) -> String {
+    let e = err(b.create());
+    for n in needles {
+        assert!(e.contains(n), "error should mention {n:?}: {e}");
+    }
+    assert_eq!(e.trim().lines().count(), 1, "one line: {e}");
+    assert_nothing_left(b.id());
+    e
+}
+
 /// Waits up to `secs` for `f` to be true.
 pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);

@@ -53,10 +53,5 @@ fn the_pty_master_arrives_on_the_console_socket() {
 fn a_terminal_without_a_console_socket_is_refused_for_create() {
     let mut b = Bundle::new("con-none");
     b.config["process"]["terminal"] = json!(true);
-    let e = err(b.create());
-    assert!(
-        e.contains("process.terminal") && e.contains("console"),
-        "{e}"
-    );
-    assert_nothing_left(b.id());
+    refused(&b, &["process.terminal", "console"]);
 }

@@ -4,16 +4,6 @@
 use berth_tests::*;
 use serde_json::json;
 
-fn refused(b: &Bundle, needles: &[&str]) -> String {
-    let e = err(b.create());
-    for n in needles {
-        assert!(e.contains(n), "error should mention {n:?}: {e}");
-    }
-    assert_eq!(e.trim().lines().count(), 1, "one line: {e}");
-    assert_nothing_left(b.id());
-    e
-}
-
 #[test]
 fn missing_bundle() {
     let out = berth(&[

@@ -112,9 +112,7 @@ fn a_namespace_path_of_the_wrong_type_is_refused() {
             n["path"] = json!("/proc/self/ns/uts");
         }
     }
-    let e = err(b.run());
-    assert!(e.contains("linux.namespaces") && e.contains("not a"), "{e}");
-    assert_nothing_left(b.id());
+    refused(&b, &["linux.namespaces", "not a"]);
 }
 
 #[test]
@@ -182,12 +180,5 @@ fn net_devices_are_moved_in_and_renamed() {
 fn a_missing_net_device_is_named() {
     let mut b = Bundle::new("ns-netdev-missing");
     b.config["linux"]["netDevices"] = json!({"berthnope0": {}});
-    let e = err(b.run());
-    assert!(
-        e.contains("linux.netDevices")
-            && e.contains("berthnope0")
-            && e.contains("no such interface"),
-        "{e}"
-    );
-    assert_nothing_left(b.id());
+    refused(&b, &["linux.netDevices", "berthnope0", "no such interface"]);
 }
