@@ -4,14 +4,15 @@ use berth_tests::*;
 use serde_json::json;
 use std::path::Path;
 
-/// A hook script that appends "NAME status pid" to LOG, readable at the same path on the host
+/// A hook script that appends "NAME status pid" to LOG (startContainer first sleeps a second,
+/// so a poststart that does not wait for it would show up first), readable at the same path on the host
 /// and inside the container (the log directory is bound at its own path).
 fn hook_dir(b: &mut Bundle) -> std::path::PathBuf {
     let logs = b.dir.join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let log = logs.join("hooks.log");
     let script = format!(
-        "#!/bin/sh\nstate=$(cat)\nst=$(echo \"$state\" | grep -o '\"status\":\"[a-z]*\"')\npid=$(echo \"$state\" | grep -o '\"pid\":[0-9]*')\nid=$(echo \"$state\" | grep -o '\"id\":\"[^\"]*\"')\necho \"$1 $st $pid $id\" >> {}\n",
+        "#!/bin/sh\nstate=$(cat)\n[ \"$1\" = startContainer ] && sleep 1\nst=$(echo \"$state\" | grep -o '\"status\":\"[a-z]*\"')\npid=$(echo \"$state\" | grep -o '\"pid\":[0-9]*')\nid=$(echo \"$state\" | grep -o '\"id\":\"[^\"]*\"')\necho \"$1 $st $pid $id\" >> {}\n",
         log.display()
     );
     let hook = logs.join("hook.sh");
@@ -118,4 +119,15 @@ fn a_hook_path_must_be_absolute() {
     let mut b = Bundle::new("hk-relative");
     b.config["hooks"] = json!({"poststart": [{"path": "relative/hook"}]});
     refused(&b, &["hooks.poststart[0]", "absolute"]);
+}
+
+#[test]
+fn a_failing_start_container_hook_fails_start() {
+    let mut b = Bundle::new("hk-fail-sc");
+    b.config["hooks"] = json!({"startContainer": [{"path": "/bin/false"}]});
+    b.sh("sleep 60");
+    ok(b.create());
+    let e = err(berth(&["start", b.id()]));
+    assert!(e.contains("failed before exec"), "{e}");
+    assert!(eventually(5, || b.status() == "stopped"));
 }

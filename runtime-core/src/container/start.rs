@@ -29,8 +29,10 @@ impl Container {
         Ok(())
     }
 
-    /// Opening the fifo's read end lets the init's blocked open for writing return; its one
-    /// byte says it got there. If the init dies instead, its pidfd says so.
+    /// Opening the fifo's read end lets the init's blocked open for writing return. The init
+    /// writes `0` when released and keeps the fifo open (close-on-exec) through the
+    /// startContainer hooks and the last setup, so end-of-file means it exec'd the program; a
+    /// `1` before the end means it failed.
     fn release_init(&self) -> Result<()> {
         let fifo = self.dir.fifo();
         let path = crate::rootfs::resolve::cstring(&fifo, "exec fifo")?;
@@ -39,31 +41,36 @@ impl Container {
             .sys("open", what)?;
         let pidfd = p::pidfd_open(self.stored.pid)
             .sys("pidfd_open", || format!("init pid {}", self.stored.pid))?;
+        let mut seen = Vec::new();
         loop {
-            let mut fds = [
-                libc::pollfd {
-                    fd: r.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: pidfd.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
+            let mut fds = [pollin(r.as_raw_fd()), pollin(pidfd.as_raw_fd())];
             fs::poll(&mut fds, -1).sys("poll", what)?;
-            if fds[0].revents & libc::POLLIN != 0 {
-                let mut b = [0u8; 1];
-                if fs::read(r.as_raw_fd(), &mut b).sys("read", what)? == 1 {
-                    return Ok(());
-                }
+            let mut buf = [0u8; 16];
+            match fs::read(r.as_raw_fd(), &mut buf) {
+                Ok(0) if !seen.is_empty() => break,
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+                Err(crate::sys::Errno(libc::EAGAIN)) => {}
+                Err(e) => return Err(e).sys("read", what),
             }
-            if fds[1].revents != 0 {
+            if fds[1].revents != 0 && seen.is_empty() {
                 return Err(Error::Init(
                     "the container init exited before it could start".into(),
                 ));
             }
         }
+        if seen.contains(&b'1') {
+            return Err(Error::Init(
+                "the container's process failed before exec (a startContainer hook or the user/capability setup; its stderr has the step)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn pollin(fd: i32) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
     }
 }

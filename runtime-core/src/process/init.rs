@@ -102,16 +102,21 @@ fn setup_all(plan: &InitPlan, chan: &Channel) -> Result<(usize, i32), Fail> {
 
 /// After `Ready`: block until `start`, then the startContainer hooks, credentials, exec.
 fn wait_and_exec(plan: &InitPlan, which: usize, host_pid: i32) -> Fail {
-    if let Err(f) = wait_for_start(plan) {
-        return f;
+    let fifo = match wait_for_start(plan) {
+        Ok(f) => f,
+        Err(f) => return f,
+    };
+    let fail = finish_and_exec(plan, which, host_pid);
+    // Still here: tell `start`, which reads the fifo until execve closes it, that we failed.
+    if let Some(w) = &fifo {
+        let _ = fs::write(w.as_raw_fd(), b"1");
     }
-    if let Err(f) = run_hooks(
-        &plan.start_container,
-        plan,
-        host_pid,
-        b"created",
-        Step::StartContainerHook,
-    ) {
+    fail
+}
+
+fn finish_and_exec(plan: &InitPlan, which: usize, host_pid: i32) -> Fail {
+    let hooks = &plan.start_container;
+    if let Err(f) = run_hooks(hooks, plan, host_pid, b"created", Step::StartContainerHook) {
         return f;
     }
     if let Err(f) = setup::credentials(&plan.process) {
@@ -120,16 +125,17 @@ fn wait_and_exec(plan: &InitPlan, which: usize, host_pid: i32) -> Fail {
     setup::exec(&plan.process, which)
 }
 
-/// Opening the fifo for writing blocks until `start` opens it for reading.
-fn wait_for_start(plan: &InitPlan) -> Result<(), Fail> {
+/// Opening the fifo for writing blocks until `start` opens it for reading. The fd stays open
+/// (close-on-exec): its closing at execve tells `start` the program is running.
+fn wait_for_start(plan: &InitPlan) -> Result<Option<OwnedFd>, Fail> {
     let Some(dir) = &plan.state_dir else {
-        return Ok(());
+        return Ok(None);
     };
     let flags = libc::O_WRONLY | libc::O_NOFOLLOW;
     let w =
         fs::openat(dir.as_raw_fd(), crate::container::FIFO_NAME, flags, 0).at(Step::ExecFifo, 0)?;
     fs::write_all(w.as_raw_fd(), b"0").at(Step::ExecFifo, 1)?;
-    Ok(())
+    Ok(Some(w))
 }
 
 fn run_hooks(
