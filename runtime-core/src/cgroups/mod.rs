@@ -5,6 +5,8 @@
 //! hierarchy (joined by one write of the pid each). It is stored in the state file, so later
 //! commands never re-detect the layout.
 
+mod apply;
+pub mod controllers;
 pub mod layout;
 
 use crate::error::{Error, Result, SysContext};
@@ -24,6 +26,11 @@ pub struct Cgroup {
     /// Directories this container made, deepest first: exactly what delete removes.
     #[serde(default)]
     pub created: Vec<PathBuf>,
+    /// Where cgroup2 is mounted, and the controllers its root offers.
+    #[serde(default)]
+    pub v2_root: Option<PathBuf>,
+    #[serde(default)]
+    pub v2_controllers: Vec<String>,
 }
 
 impl Cgroup {
@@ -73,10 +80,18 @@ impl Cgroup {
                 (name, place(&h.mountpoint, &h.options.join(",")))
             })
             .collect();
+        let v2_controllers = layout
+            .unified
+            .as_ref()
+            .and_then(|u| std::fs::read_to_string(u.join("cgroup.controllers")).ok())
+            .map(|s| s.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
         Ok(Cgroup {
             v2,
             v1,
             created: Vec::new(),
+            v2_root: layout.unified.clone(),
+            v2_controllers,
         })
     }
 

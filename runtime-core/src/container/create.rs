@@ -91,6 +91,11 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
     let mut cgroup = side.cgroup.clone();
     cgroup.create()?;
     undo.cgroup = Some(cgroup.clone());
+    if let Some(linux) = spec.linux() {
+        if let Some(r) = linux.resources() {
+            cgroup.apply(r, linux.devices().as_deref().unwrap_or(&[]))?;
+        }
+    }
 
     let mut stored = Stored {
         id: id.to_string(),
