@@ -90,6 +90,8 @@ pub enum Command {
     },
     /// Describe, as JSON, what this runtime implements.
     Features,
+    /// Change the resource limits of a running container.
+    Update(Box<UpdateArgs>),
     /// Not implemented: checkpointing needs CRIU support.
     Checkpoint {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -169,4 +171,48 @@ pub struct ExecArgs {
     pub cgroup: Vec<String>,
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct UpdateArgs {
+    pub id: String,
+    /// A LinuxResources JSON file, or - for stdin.
+    #[arg(short, long)]
+    pub resources: Option<String>,
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    #[arg(long = "cpu-quota")]
+    pub cpu_quota: Option<i64>,
+    #[arg(long = "cpu-share")]
+    pub cpu_share: Option<u64>,
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    #[arg(long = "cpu-rt-runtime")]
+    pub cpu_rt_runtime: Option<i64>,
+    #[arg(long = "cpu-idle")]
+    pub cpu_idle: Option<i64>,
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Bytes, or with a unit: 512m, 1g.
+    #[arg(long)]
+    pub memory: Option<String>,
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap, as in runc.
+    #[arg(long = "memory-swap")]
+    pub memory_swap: Option<String>,
+    #[arg(long = "kernel-memory", hide = true)]
+    pub kernel_memory: Option<String>,
+    #[arg(long = "kernel-memory-tcp", hide = true)]
+    pub kernel_memory_tcp: Option<String>,
+    #[arg(long = "pids-limit")]
+    pub pids_limit: Option<i64>,
+    #[arg(long = "l3-cache-schema", hide = true)]
+    pub l3_cache_schema: Option<String>,
+    #[arg(long = "mem-bw-schema", hide = true)]
+    pub mem_bw_schema: Option<String>,
 }

@@ -128,3 +128,53 @@ fn bad_values_name_the_field_and_leave_no_cgroup() {
         refused(&b, &[field]);
     }
 }
+
+#[test]
+fn update_raises_limits_on_a_running_container() {
+    let mut b = Bundle::new("res-update");
+    b.config["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 4}});
+    b.sh("sleep 60");
+    b.write();
+    ok(berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]));
+    let forks = "(for i in $(seq 8); do sleep 30 & done) 2>/dev/null; f=/sys/fs/cgroup/pids; [ -d $f ] || f=/sys/fs/cgroup; read n < $f/pids.current; echo $n";
+    let before: u32 = ok(berth(&["exec", b.id(), "sh", "-c", forks]))
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(before <= 4, "pids.max 4: {before}");
+    ok(berth(&["kill", "--all", b.id(), "KILL"]));
+    assert!(eventually(5, || b.status() == "stopped"));
+
+    let mut b = Bundle::new("res-update2");
+    b.config["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 4}});
+    b.sh("sleep 60");
+    b.write();
+    ok(berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]));
+    ok(berth(&[
+        "update",
+        "--memory",
+        "128m",
+        "--pids-limit",
+        "50",
+        b.id(),
+    ]));
+    let file = b.dir.join("cpu.json");
+    std::fs::write(&file, r#"{"cpu": {"quota": 20000, "period": 100000}}"#).unwrap();
+    ok(berth(&[
+        "update",
+        "--resources",
+        file.to_str().unwrap(),
+        b.id(),
+    ]));
+    let out = ok(berth(&["exec", b.id(), "sh", "-c", &format!("{forks}; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null; cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpu.max 2>/dev/null; true")]));
+    let lines: Vec<&str> = out.lines().collect();
+    let after: u32 = lines[0].parse().unwrap();
+    assert!(after > 4, "the raised pids limit lets more run: {out}");
+    assert_eq!(lines[1], "134217728", "{out}");
+    assert!(lines[2] == "20000" || lines[2] == "20000 100000", "{out}");
+    // The new limits are kept: state still loads, and a bad update names the field.
+    let e = err(berth(&["update", "--memory", "lots", b.id()]));
+    assert!(e.contains("--memory"), "{e}");
+    let e = err(berth(&["update", "--cpuset-cpus", "999", b.id()]));
+    assert!(e.contains("linux.resources.cpu.cpus"), "{e}");
+}

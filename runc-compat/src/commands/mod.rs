@@ -6,6 +6,7 @@ mod list;
 mod run;
 mod spec;
 mod tty;
+mod update;
 
 use crate::cli::{Cli, Command};
 use crate::log::Log;
@@ -82,6 +83,7 @@ pub fn dispatch(cli: Cli, log: &mut Log) -> CliResult<i32> {
         Command::Resume { id } => Ok(rt.load(&id)?.resume().map(|()| 0)?),
         Command::Spec { bundle, rootless } => spec::spec(&bundle, rootless).map(|()| 0),
         Command::Features => spec::features().map(|()| 0),
+        Command::Update(a) => update::update(&rt, *a).map(|()| 0),
         Command::Checkpoint { .. } | Command::Restore { .. } => {
             fail("checkpoint/restore is not implemented: berth has no CRIU support")
         }

@@ -10,6 +10,7 @@ mod kill;
 mod pause;
 mod start;
 pub mod state;
+mod update;
 
 pub use create::{ConsoleSocket, CreateOptions};
 pub use exec::{ExecOptions, ExecProcess};
