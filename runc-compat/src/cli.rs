@@ -92,6 +92,16 @@ pub enum Command {
     Features,
     /// Change the resource limits of a running container.
     Update(Box<UpdateArgs>),
+    /// Print the container's events as JSON lines: stats every interval and OOM kills as they
+    /// happen; with --stats, one stats event.
+    Events {
+        id: String,
+        #[arg(long)]
+        stats: bool,
+        /// Go-style duration: 5s, 500ms, 1m.
+        #[arg(long, default_value = "5s")]
+        interval: String,
+    },
     /// Not implemented: checkpointing needs CRIU support.
     Checkpoint {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

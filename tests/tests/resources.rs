@@ -178,3 +178,40 @@ fn update_raises_limits_on_a_running_container() {
     let e = err(berth(&["update", "--cpuset-cpus", "999", b.id()]));
     assert!(e.contains("linux.resources.cpu.cpus"), "{e}");
 }
+
+#[test]
+fn events_report_stats_and_oom_kills() {
+    let mut b = Bundle::new("res-events");
+    b.config["linux"]["resources"] =
+        json!({"memory": {"limit": 33554432, "swap": 33554432}, "pids": {"limit": 20}});
+    b.sh("sleep 3; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 60");
+    b.write();
+    ok(berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]));
+    let log = b.dir.join("events.log");
+    let mut events = berth_cmd(&["events", "--interval", "1s", b.id()])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let st: serde_json::Value =
+        serde_json::from_str(&ok(berth(&["events", "--stats", b.id()]))).unwrap();
+    assert_eq!(st["type"], "stats");
+    assert_eq!(st["id"], "res-events");
+    assert!(st["data"]["pids"]["current"].as_u64().unwrap() >= 1, "{st}");
+    assert_eq!(st["data"]["pids"]["limit"], 20);
+    assert_eq!(st["data"]["memory"]["usage"]["limit"], 33554432);
+    assert!(
+        st["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0,
+        "{st}"
+    );
+    let oom = eventually(30, || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains(r#""type":"oom""#))
+    });
+    let _ = events.kill();
+    let _ = events.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(oom, "no oom event in:\n{text}");
+    assert!(
+        text.lines().any(|l| l.contains(r#""type":"stats""#)),
+        "{text}"
+    );
+}

@@ -1,5 +1,6 @@
 //! One function per command; each parses nothing and decides nothing the library should.
 
+mod events;
 mod exec;
 mod lifecycle;
 mod list;
@@ -84,6 +85,11 @@ pub fn dispatch(cli: Cli, log: &mut Log) -> CliResult<i32> {
         Command::Spec { bundle, rootless } => spec::spec(&bundle, rootless).map(|()| 0),
         Command::Features => spec::features().map(|()| 0),
         Command::Update(a) => update::update(&rt, *a).map(|()| 0),
+        Command::Events {
+            id,
+            stats,
+            interval,
+        } => events::events(&rt, &id, stats, &interval).map(|()| 0),
         Command::Checkpoint { .. } | Command::Restore { .. } => {
             fail("checkpoint/restore is not implemented: berth has no CRIU support")
         }

@@ -8,6 +8,7 @@
 mod apply;
 pub mod controllers;
 pub mod layout;
+pub mod stats;
 
 use crate::error::{Error, Result, SysContext};
 use crate::sys::{fs, process as p};

@@ -95,6 +95,18 @@ impl Runtime {
         Ok(ids.iter().filter_map(|id| self.state(id).ok()).collect())
     }
 
+    /// A container to watch (state, stats), read without taking its lock: for long-running
+    /// readers like `events`, which must not block the commands that change the container.
+    pub fn observe(&self, id: &str) -> Result<Container> {
+        let dir = StateDir::peek(&self.root, id)?;
+        let stored = dir.load()?;
+        Ok(Container {
+            dir,
+            stored,
+            init: None,
+        })
+    }
+
     /// The state of one container, read without waiting for its lock.
     pub fn state(&self, id: &str) -> Result<State> {
         let dir = StateDir::peek(&self.root, id)?;
