@@ -51,8 +51,10 @@ impl Cgroup {
 
     fn apply_rest(&self, r: &LinuxResources, nodes: &[LinuxDevice]) -> Result<()> {
         if let Some(rules) = r.devices() {
-            if let Some((d, Version::V1)) = self.place("devices") {
-                c::devices::apply_v1(&d, rules, nodes)?;
+            match (self.place("devices"), &self.v2) {
+                (Some((d, Version::V1)), _) => c::devices::apply_v1(&d, rules, nodes)?,
+                (_, Some(d)) => c::devices::apply_v2(d, rules, nodes)?,
+                _ => {}
             }
         }
         if r.network().is_some() {

@@ -7,6 +7,7 @@
 
 mod apply;
 pub mod controllers;
+pub mod ebpf;
 pub mod layout;
 pub mod stats;
 

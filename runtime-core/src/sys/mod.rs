@@ -3,6 +3,7 @@
 //! Every wrapper returns `Result<T, Errno>` and never allocates, so the container init may call
 //! them between clone and exec. Every fd they create is `O_CLOEXEC`.
 
+pub mod bpf;
 pub mod fs;
 pub mod mount;
 pub mod process;

@@ -98,3 +98,76 @@ pub fn rule_line(r: &LinuxDeviceCgroup, field: &str) -> Result<String> {
         num(r.minor())?
     ))
 }
+
+/// cgroup v2: the same rules, in the same order, compiled to a BPF_CGROUP_DEVICE program and
+/// attached to the container's cgroup before any process is in it.
+pub fn apply_v2(dir: &Path, rules: &[LinuxDeviceCgroup], nodes: &[LinuxDevice]) -> Result<()> {
+    let mut list = Vec::new();
+    for (i, r) in rules.iter().enumerate() {
+        let line = rule_line(r, &format!("linux.resources.devices[{i}]"))?;
+        list.push(parse(&line, r.allow()));
+    }
+    list.extend(DEFAULT_ALLOW.iter().map(|l| parse(l, true)));
+    for d in nodes {
+        let t = if d.typ() == LinuxDeviceType::B {
+            'b'
+        } else {
+            'c'
+        };
+        list.push(parse(&format!("{t} {}:{} rwm", d.major(), d.minor()), true));
+    }
+    let program = crate::cgroups::ebpf::program(&list);
+    let mut log = vec![0u8; 64 * 1024];
+    let prog = crate::sys::bpf::load_device_program(&program, &mut log).map_err(|e| {
+        let text = String::from_utf8_lossy(&log);
+        let first = text
+            .trim_matches('\0')
+            .lines()
+            .last()
+            .unwrap_or("")
+            .to_string();
+        Error::Cgroup(format!(
+            "linux.resources.devices: loading the device program: bpf: {e} {first}"
+        ))
+    })?;
+    let c = crate::rootfs::resolve::cstring(dir, "cgroup")?;
+    let cg = crate::sys::fs::openat(libc::AT_FDCWD, &c, libc::O_RDONLY | libc::O_DIRECTORY, 0)
+        .map_err(|e| Error::Cgroup(format!("opening {}: {e}", dir.display())))?;
+    use std::os::fd::AsRawFd;
+    crate::sys::bpf::attach_device_program(cg.as_raw_fd(), prog.as_raw_fd()).map_err(|e| {
+        Error::Cgroup(format!(
+            "linux.resources.devices: attaching to {}: bpf: {e}",
+            dir.display()
+        ))
+    })
+}
+
+/// A rule line (`c 1:3 rwm`, `a *:* m`) as an eBPF rule.
+fn parse(line: &str, allow: bool) -> crate::cgroups::ebpf::Rule {
+    let mut parts = line.split(' ');
+    let kind = match parts.next() {
+        Some("b") => Some(1),
+        Some("c") => Some(2),
+        _ => None,
+    };
+    let (major, minor) = parts
+        .next()
+        .and_then(|n| n.split_once(':'))
+        .unwrap_or(("*", "*"));
+    let num = |s: &str| s.parse::<u32>().ok();
+    let access = parts.next().unwrap_or("rwm").chars().fold(0, |a, c| {
+        a | match c {
+            'm' => 1,
+            'r' => 2,
+            'w' => 4,
+            _ => 0,
+        }
+    });
+    crate::cgroups::ebpf::Rule {
+        allow,
+        kind,
+        major: num(major),
+        minor: num(minor),
+        access,
+    }
+}
