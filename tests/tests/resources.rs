@@ -223,3 +223,14 @@ fn events_report_stats_and_oom_kills() {
         "{text}"
     );
 }
+
+#[test]
+fn hugetlb_limits_land_where_the_host_has_the_controller() {
+    // On this hybrid host hugetlb lives on cgroup2 (enabled on the way down); on a pure v2
+    // host too; on a v1 host in its own hierarchy.
+    let mut b = Bundle::new("res-hugetlb");
+    b.config["linux"]["resources"] =
+        json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]});
+    b.sh("cat /sys/fs/cgroup/hugetlb/hugetlb.2MB.limit_in_bytes /sys/fs/cgroup/unified/hugetlb.2MB.max /sys/fs/cgroup/hugetlb.2MB.max 2>/dev/null; true");
+    assert_eq!(b.run_ok(), "4194304\n");
+}

@@ -123,7 +123,10 @@ pub fn features() -> CliResult<()> {
             "netDevices": {"enabled": false}
         },
         "annotations": {
-            "org.opencontainers.runtime-spec.features.berth.version": env!("CARGO_PKG_VERSION")
+            "org.opencontainers.runtime-spec.features.berth.version": env!("CARGO_PKG_VERSION"),
+            "org.opencontainers.runtime-spec.features.berth.cgroup.controllers":
+                "cpu,cpuacct,cpuset,memory,pids,io,blkio,hugetlb,devices,freezer,net_cls,net_prio,rdma,unified",
+            "org.opencontainers.runtime-spec.features.berth.cgroup.devices.v2": "ebpf"
         }
     });
     let text = serde_json::to_string_pretty(&f).map_err(|e| CliError(e.to_string()))?;

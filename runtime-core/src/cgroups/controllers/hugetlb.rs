@@ -25,6 +25,15 @@ pub fn apply(dir: &Path, v: Version, limits: &[LinuxHugepageLimit]) -> Result<()
             Version::V2 => max_or(l),
         };
         write(dir, &file, &text, &field)?;
+        // Where the kernel has reservation accounting, limit reservations the same way, so a
+        // reserved-but-unfaulted page cannot get around the limit (runc does the same).
+        let rsvd = match v {
+            Version::V1 => format!("hugetlb.{size}.rsvd.limit_in_bytes"),
+            Version::V2 => format!("hugetlb.{size}.rsvd.max"),
+        };
+        if dir.join(&rsvd).exists() {
+            write(dir, &rsvd, &text, &field)?;
+        }
     }
     Ok(())
 }

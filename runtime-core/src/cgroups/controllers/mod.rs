@@ -7,7 +7,9 @@ pub mod devices;
 pub mod hugetlb;
 pub mod io;
 pub mod memory;
+pub mod net;
 pub mod pids;
+pub mod rdma;
 pub mod unified;
 
 use crate::error::{Error, Result};
