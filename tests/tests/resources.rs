@@ -234,3 +234,22 @@ fn hugetlb_limits_land_where_the_host_has_the_controller() {
     b.sh("cat /sys/fs/cgroup/hugetlb/hugetlb.2MB.limit_in_bytes /sys/fs/cgroup/unified/hugetlb.2MB.max /sys/fs/cgroup/hugetlb.2MB.max 2>/dev/null; true");
     assert_eq!(b.run_ok(), "4194304\n");
 }
+
+#[test]
+fn a_device_rule_makes_writing_dev_null_fail_with_eperm() {
+    let mut b = Bundle::new("res-devnull");
+    b.config["linux"]["resources"] = json!({"devices": [
+        {"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "r"},
+        {"allow": false, "type": "c", "major": 1, "minor": 3, "access": "w"}
+    ]});
+    b.sh("cat /dev/null && echo read-ok; echo x > /dev/null 2>/tmp/e || true; echo x > /dev/null 2>&1 || echo write-denied; echo x > /dev/zero && echo zero-ok");
+    b.config["root"]["readonly"] = json!(false);
+    let out = b.run_ok();
+    assert_eq!(out, "read-ok\nwrite-denied\nzero-ok\n");
+    let mut e = Bundle::new("res-devnull-errno");
+    e.config["linux"]["resources"] = b.config["linux"]["resources"].clone();
+    e.sh("echo x > /dev/null");
+    let msg = err(e.run());
+    assert!(msg.contains("Operation not permitted"), "EPERM: {msg}");
+}

@@ -1,6 +1,7 @@
-//! devices (v1): deny everything, apply the spec's rules in order, then allow what every
-//! container needs and its own linux.devices — runc's order, which runc's own default spec
-//! (a single "deny all") relies on.
+//! devices: deny everything, apply the spec's rules in order, then allow what every container
+//! needs and its own linux.devices — runc's order, which runc's own default spec (a single
+//! "deny all") relies on. One departure: a default is left out when the spec explicitly denies
+//! that very device, so `deny c 1:3 w` means what it says (runc would re-allow /dev/null).
 
 use super::write;
 use crate::error::{Error, Result};
@@ -41,7 +42,7 @@ pub fn apply_v1(dir: &Path, rules: &[LinuxDeviceCgroup], nodes: &[LinuxDevice]) 
         };
         write(dir, file, &line, &format!("linux.resources.devices[{i}]"))?;
     }
-    for line in DEFAULT_ALLOW {
+    for line in defaults(rules) {
         write(
             dir,
             "devices.allow",
@@ -59,6 +60,22 @@ pub fn apply_v1(dir: &Path, rules: &[LinuxDeviceCgroup], nodes: &[LinuxDevice]) 
         write(dir, "devices.allow", &line, &format!("linux.devices[{i}]"))?;
     }
     Ok(())
+}
+
+/// The default allow rules, less those for a device the spec denies by exact number.
+fn defaults(rules: &[LinuxDeviceCgroup]) -> impl Iterator<Item = &'static str> + '_ {
+    DEFAULT_ALLOW.iter().copied().filter(move |line| {
+        let d = parse(line, true);
+        !rules.iter().any(|r| {
+            !r.allow()
+                && r.major()
+                    .is_some_and(|m| m >= 0 && Some(m as u32) == d.major)
+                && r.minor()
+                    .is_some_and(|m| m >= 0 && Some(m as u32) == d.minor)
+                && matches!(r.typ(), Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U))
+                    == (d.kind == Some(2))
+        })
+    })
 }
 
 /// `TYPE MAJOR:MINOR ACCESS` as the v1 devices controller reads it.
@@ -107,7 +124,7 @@ pub fn apply_v2(dir: &Path, rules: &[LinuxDeviceCgroup], nodes: &[LinuxDevice]) 
         let line = rule_line(r, &format!("linux.resources.devices[{i}]"))?;
         list.push(parse(&line, r.allow()));
     }
-    list.extend(DEFAULT_ALLOW.iter().map(|l| parse(l, true)));
+    list.extend(defaults(rules).map(|l| parse(l, true)));
     for d in nodes {
         let t = if d.typ() == LinuxDeviceType::B {
             'b'
@@ -169,5 +186,21 @@ fn parse(line: &str, allow: bool) -> crate::cgroups::ebpf::Rule {
         major: num(major),
         minor: num(minor),
         access,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exact_deny_drops_that_default() {
+        let rules: Vec<LinuxDeviceCgroup> = serde_json::from_str(
+            r#"[{"allow": false, "access": "rwm"}, {"allow": false, "type": "c", "major": 1, "minor": 3, "access": "w"}]"#,
+        )
+        .unwrap();
+        let d: Vec<&str> = defaults(&rules).collect();
+        assert!(!d.contains(&"c 1:3 rwm"), "{d:?}");
+        assert!(d.contains(&"c 1:5 rwm"));
     }
 }

@@ -65,6 +65,25 @@ fn v1(dir: &Path, b: &LinuxBlockIo) -> Result<()> {
         };
         write(dir, file, &w.to_string(), "linux.resources.blockIO.weight")?;
     }
+    for (i, d) in b.weight_device().iter().flatten().enumerate() {
+        let field = format!("linux.resources.blockIO.weightDevice[{i}]");
+        if let Some(w) = d.weight() {
+            write(
+                dir,
+                "blkio.weight_device",
+                &format!("{}:{} {w}", d.major(), d.minor()),
+                &field,
+            )?;
+        }
+        if let Some(w) = d.leaf_weight() {
+            write(
+                dir,
+                "blkio.leaf_weight_device",
+                &format!("{}:{} {w}", d.major(), d.minor()),
+                &field,
+            )?;
+        }
+    }
     for (list, file, _, name) in throttles(b) {
         for (i, d) in list.iter().flatten().enumerate() {
             let field = format!("linux.resources.blockIO.{name}[{i}]");
@@ -89,6 +108,18 @@ fn v2(dir: &Path, b: &LinuxBlockIo) -> Result<()> {
             &format!("default {weight}"),
             "linux.resources.blockIO.weight",
         )?;
+    }
+    for (i, d) in b.weight_device().iter().flatten().enumerate() {
+        let field = format!("linux.resources.blockIO.weightDevice[{i}]");
+        if let Some(w) = d.weight() {
+            let weight = 1 + (u64::from(w).clamp(10, 1000) - 10) * 9999 / 990;
+            write(
+                dir,
+                "io.weight",
+                &format!("{}:{} {weight}", d.major(), d.minor()),
+                &field,
+            )?;
+        }
     }
     for (list, _, key, name) in throttles(b) {
         for (i, d) in list.iter().flatten().enumerate() {
