@@ -129,6 +129,11 @@ fn bad_values_name_the_field_and_leave_no_cgroup() {
             json!({"blockIO": {"weight": 5}}),
             "linux.resources.blockIO.weight",
         ),
+        (
+            "res-bad-blkdev",
+            json!({"blockIO": {"throttleReadBpsDevice": [{"major": 250, "minor": 250, "rate": 1000}]}}),
+            "throttleReadBpsDevice[0]",
+        ),
     ];
     for (name, res, field) in cases {
         let mut b = Bundle::new(name);
