@@ -26,19 +26,22 @@ pub fn apply(dir: &Path, v: Version, m: &LinuxMemory) -> Result<()> {
             ));
         }
     }
+    let l = Limits { lim, res, swap };
     match v {
-        Version::V1 => v1(dir, m, lim, res, swap),
-        Version::V2 => v2(dir, m, lim, res, swap),
+        Version::V1 => v1(dir, m, &l),
+        Version::V2 => v2(dir, m, &l),
     }
 }
 
-fn v1(
-    dir: &Path,
-    m: &LinuxMemory,
+/// The three byte limits, each `None` when not given and `Some(None)` for "unlimited".
+struct Limits {
     lim: Option<Option<u64>>,
     res: Option<Option<u64>>,
     swap: Option<Option<u64>>,
-) -> Result<()> {
+}
+
+fn v1(dir: &Path, m: &LinuxMemory, l: &Limits) -> Result<()> {
+    let (lim, res, swap) = (l.lim, l.res, l.swap);
     let text = |v: Option<u64>| v.map_or_else(|| "-1".to_string(), |n| n.to_string());
     // memsw must stay at or above the limit at every moment: raise it first when growing.
     let memsw = dir.join("memory.memsw.limit_in_bytes").exists();
@@ -100,13 +103,8 @@ fn v1(
 }
 
 /// v2 has no memory+swap total: swap.max is what runc computes, swap minus the limit.
-fn v2(
-    dir: &Path,
-    m: &LinuxMemory,
-    lim: Option<Option<u64>>,
-    res: Option<Option<u64>>,
-    swap: Option<Option<u64>>,
-) -> Result<()> {
+fn v2(dir: &Path, m: &LinuxMemory, l: &Limits) -> Result<()> {
+    let (lim, res, swap) = (l.lim, l.res, l.swap);
     if let Some(s) = swap {
         let swap_max = match (s, lim.flatten()) {
             (None, _) => None,
