@@ -42,6 +42,7 @@ pub mod hooks;
 pub mod net;
 pub mod process;
 pub mod rootfs;
+pub mod seccomp;
 pub mod security;
 pub mod sys;
 

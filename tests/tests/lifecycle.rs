@@ -199,7 +199,12 @@ fn version_and_features_tell_the_truth() {
     let f: serde_json::Value = serde_json::from_str(&ok(berth(&["features"]))).unwrap();
     let hooks = f["hooks"].as_array().unwrap();
     assert_eq!(hooks.len(), 6);
-    assert_eq!(f["linux"]["seccomp"]["enabled"], false);
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+    let actions = f["linux"]["seccomp"]["actions"].as_array().unwrap();
+    assert!(
+        !actions.iter().any(|a| a == "SCMP_ACT_NOTIFY"),
+        "NOTIFY is not implemented yet"
+    );
     let ns: Vec<&str> = f["linux"]["namespaces"]
         .as_array()
         .unwrap()

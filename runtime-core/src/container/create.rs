@@ -414,16 +414,6 @@ fn refuse_unsupported(spec: &Spec) -> Result<()> {
             "linux.intelRdt: Intel RDT is not implemented".into(),
         ));
     }
-    if spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.seccomp().as_ref())
-        .is_some()
-    {
-        return Err(Error::Unsupported(
-            "linux.seccomp: seccomp filters are not implemented yet".into(),
-        ));
-    }
     Ok(())
 }
 

@@ -69,6 +69,7 @@ steps! {
     PreserveFds,
     CpuAffinity,
     MemoryPolicy,
+    Seccomp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -73,6 +73,8 @@ pub struct ProcessPlan {
     pub affinity: Option<Mask>,
     /// `linux.memoryPolicy`.
     pub mem_policy: Option<MemPolicy>,
+    /// `linux.seccomp`, compiled.
+    pub seccomp: Option<crate::seccomp::Program>,
 }
 
 impl ProcessPlan {
@@ -120,6 +122,7 @@ impl ProcessPlan {
             preserve_fds,
             affinity: affinity(p)?,
             mem_policy: None,
+            seccomp: None,
         })
     }
 
@@ -130,6 +133,12 @@ impl ProcessPlan {
         self = self.with_personality(linux.personality().as_ref().map(|p| p.domain()));
         if let Some(mp) = linux.memory_policy() {
             self.mem_policy = Some(affinity::mem_policy(mp)?);
+        }
+        if let Some(s) = linux.seccomp() {
+            if s.listener_path().is_some() {
+                return Err(Error::Unsupported("linux.seccomp.listenerPath: seccomp agents (SCMP_ACT_NOTIFY) are not implemented yet".into()));
+            }
+            self.seccomp = Some(crate::seccomp::compile(s)?);
         }
         Ok(self)
     }

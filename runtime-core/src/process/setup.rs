@@ -86,8 +86,28 @@ pub fn lookup(pl: &ProcessPlan) -> Result<usize, Fail> {
     Err(Fail::new(Step::ExecLookup, 0, last))
 }
 
-/// Groups, gid, uid, then exactly the configured capability sets; no_new_privs last.
+/// Groups, gid, uid, the configured capability sets and no_new_privs, with the seccomp filter
+/// loaded at the one moment it can be: last when no_new_privs is set (so the filter never sees
+/// the runtime's own steps), else first, while the process still holds CAP_SYS_ADMIN.
 pub fn credentials(pl: &ProcessPlan) -> Result<(), Fail> {
+    if !pl.no_new_privs {
+        seccomp(pl)?;
+    }
+    ids_and_caps(pl)?;
+    if pl.no_new_privs {
+        seccomp(pl)?;
+    }
+    Ok(())
+}
+
+fn seccomp(pl: &ProcessPlan) -> Result<(), Fail> {
+    match &pl.seccomp {
+        Some(prog) => p::seccomp_set_filter(prog.flags, &prog.insns).at(Step::Seccomp, 0),
+        None => Ok(()),
+    }
+}
+
+fn ids_and_caps(pl: &ProcessPlan) -> Result<(), Fail> {
     p::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0).at(Step::Capabilities, 0)?;
     for cap in 0..=pl.last_cap {
         if pl.caps.bounding & (1u64 << cap) == 0 {

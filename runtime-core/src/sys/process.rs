@@ -345,3 +345,26 @@ pub fn set_mempolicy(mode: i32, nodes: &[u64; 16]) -> SysResult<()> {
     };
     check(unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) }).map(drop)
 }
+
+/// seccomp(SECCOMP_SET_MODE_FILTER): `insns` are `struct sock_filter` entries packed as u64.
+pub fn seccomp_set_filter(flags: u32, insns: &[u64]) -> SysResult<()> {
+    #[repr(C)]
+    struct SockFprog {
+        len: u16,
+        filter: *const u64,
+    }
+    let prog = SockFprog {
+        len: insns.len() as u16,
+        filter: insns.as_ptr(),
+    };
+    const SECCOMP_SET_MODE_FILTER: u32 = 1;
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_SET_MODE_FILTER,
+            flags,
+            &prog as *const SockFprog,
+        )
+    })
+    .map(drop)
+}
