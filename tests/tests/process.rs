@@ -210,9 +210,9 @@ fn unsupported_fields_are_refused_by_name() {
     let mut b = Bundle::new("proc-unsupported");
     b.config["process"]["apparmorProfile"] = json!("docker-default");
     refused(&b, &["process.apparmorProfile"]);
-    let mut b = Bundle::new("proc-unsupported-seccomp");
-    b.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"});
-    refused(&b, &["linux.seccomp"]);
+    let mut b = Bundle::new("proc-unsupported-rdt");
+    b.config["linux"]["intelRdt"] = json!({"closID": "berth"});
+    refused(&b, &["linux.intelRdt"]);
 }
 
 #[test]
