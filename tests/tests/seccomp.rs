@@ -136,3 +136,53 @@ fn bad_profiles_are_refused_by_name() {
     );
     refused(&b, &["linux.seccomp.syscalls[0].args[0]", "index"]);
 }
+
+/// Each line: a probe and what the kernel answered, so two runtimes can be compared.
+const PROBES: &str = "for p in 'ls /' 'sh -c true' 'linux32 true' 'linux64 true' 'unshare -n true' \
+    'nsenter -t 1 -n true' 'dmesg' 'date -s 2000-01-01' 'mount -t tmpfs none /mnt' 'sync' 'hostname x'; do \
+    out=$($p 2>&1 >/dev/null); echo \"$p => $? ${out##*: }\"; done";
+
+fn docker_like(name: &str) -> Bundle {
+    let profile: Value =
+        serde_json::from_str(include_str!("../data/seccomp-docker-like.json")).unwrap();
+    let mut b = Bundle::new(name);
+    b.config["linux"]["seccomp"] = profile;
+    b.config["process"]["args"] = json!(["sh", "-c", PROBES]);
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/mnt", "type": "tmpfs", "source": "tmpfs"}));
+    b
+}
+
+#[test]
+fn a_docker_like_profile_gives_what_runc_gives() {
+    let b = docker_like("sc-docker-berth");
+    let ours = b.run_ok();
+    assert!(
+        ours.contains("unshare -n true => 1 Operation not permitted"),
+        "{ours}"
+    );
+    assert!(ours.contains("ls / => 0"), "{ours}");
+    assert!(ours.contains("linux32 true => 0"), "{ours}");
+    // The same bundle under runc (libseccomp), if this machine has it.
+    let Some(runc) = ["/usr/sbin/runc", "/usr/bin/runc"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        panic!("runc is not installed: scripts/setup.sh installs it for this comparison");
+    };
+    let r = docker_like("sc-docker-runc");
+    r.write();
+    let root = std::path::PathBuf::from(BASE).join("runc-root");
+    let out = run_to_files({
+        let mut c = std::process::Command::new(runc);
+        c.arg("--root")
+            .arg(&root)
+            .args(["run", "--bundle", &r.bundle_arg(), "sc-docker-runc"]);
+        c.stdin(std::process::Stdio::null());
+        c
+    });
+    let theirs = ok(out);
+    assert_eq!(ours, theirs, "berth and runc disagree on the same profile");
+}

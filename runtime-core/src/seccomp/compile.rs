@@ -237,7 +237,11 @@ fn section(asm: &mut Asm, a: Arch, rules: &[LinuxSyscall], default: u32) -> Resu
             }
         }
     }
-    for (nr, list) in groups {
+    // A syscall with one plain rule is one `jeq` into a shared `ret`; the rest get a block.
+    let (simple, complex): (Vec<_>, Vec<_>) = groups.into_iter().partition(|(_, list)| {
+        list.len() == 1 && list[0].1.args().as_ref().is_none_or(|a| a.is_empty())
+    });
+    for (nr, list) in complex {
         let here = asm.here();
         asm.jmp(JEQ_K, nr, Some(here + 2), None);
         let ja = asm.ja(None);
@@ -247,8 +251,43 @@ fn section(asm: &mut Asm, a: Arch, rules: &[LinuxSyscall], default: u32) -> Resu
         asm.ret(default);
         let next = asm.here();
         asm.code[ja].1 = Some(next);
-        // The syscall-number register may have been overwritten by argument loads.
+        // The argument loads overwrote A: load the syscall number again.
         asm.ld(OFF_NR);
+    }
+    let mut plain = Vec::new();
+    for (nr, list) in simple {
+        let (i, r) = list[0];
+        let act = action(
+            r.action(),
+            r.errno_ret(),
+            &format!("linux.seccomp.syscalls[{i}]"),
+        )?;
+        if act != default {
+            plain.push((nr, act));
+        }
+    }
+    // In chunks, so every jump to a chunk's returns stays within 255 instructions.
+    for chunk in plain.chunks(200) {
+        let jumps: Vec<(usize, u32)> = chunk
+            .iter()
+            .map(|(nr, act)| (asm.jmp(JEQ_K, *nr, None, None), *act))
+            .collect();
+        let over = asm.ja(None);
+        let mut rets: Vec<(u32, usize)> = Vec::new();
+        for (at, act) in jumps {
+            let to = match rets.iter().find(|(a, _)| *a == act) {
+                Some((_, to)) => *to,
+                None => {
+                    let to = asm.here();
+                    asm.ret(act);
+                    rets.push((act, to));
+                    to
+                }
+            };
+            asm.patch_jt(at, to);
+        }
+        let after = asm.here();
+        asm.code[over].1 = Some(after);
     }
     asm.ret(default);
     Ok(())
