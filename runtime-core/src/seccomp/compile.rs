@@ -416,3 +416,55 @@ fn ordered(
         asm.code[below].1 = Some(pass);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn docker_like() -> LinuxSeccomp {
+        serde_json::from_str(include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/data/seccomp-docker-like.json"
+        )))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_docker_sized_profile_fits_the_kernel_limit() {
+        let p = compile(&docker_like()).unwrap();
+        assert!(p.insns.len() < 1500, "{} instructions", p.insns.len());
+        eprintln!("docker-like profile: {} instructions", p.insns.len());
+    }
+
+    #[test]
+    fn every_jump_lands_inside_the_program() {
+        let p = compile(&docker_like()).unwrap();
+        for (i, ins) in p.insns.iter().enumerate() {
+            let code = (*ins & 0xffff) as u16;
+            let (jt, jf, k) = (
+                ((*ins >> 16) & 0xff) as usize,
+                ((*ins >> 24) & 0xff) as usize,
+                (*ins >> 32) as usize,
+            );
+            let targets = if code == JA {
+                vec![k]
+            } else if code & 0x07 == 0x05 {
+                vec![jt, jf]
+            } else {
+                vec![]
+            };
+            for t in targets {
+                assert!(
+                    i + 1 + t < p.insns.len(),
+                    "instruction {i} jumps out of the program"
+                );
+            }
+        }
+        let last = p.insns.last().unwrap();
+        assert_eq!(
+            (*last & 0xffff) as u16,
+            RET_K,
+            "the program ends with a return"
+        );
+    }
+}
