@@ -195,6 +195,18 @@ impl Bundle {
         ok(self.run())
     }
 
+    /// `run -d`, asserting success: the container keeps running after the runtime exits.
+    pub fn run_detached(&self) {
+        self.write();
+        ok(berth(&[
+            "run",
+            "-d",
+            "--bundle",
+            &self.bundle_arg(),
+            &self.name,
+        ]));
+    }
+
     pub fn create(&self) -> Output {
         self.write();
         berth(&["create", "--bundle", &self.bundle_arg(), &self.name])

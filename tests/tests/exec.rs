@@ -6,8 +6,7 @@ use serde_json::json;
 fn running(name: &str) -> Bundle {
     let mut b = Bundle::new(name);
     b.sh("echo $$ > /dev/shm/init-pid; sleep 60");
-    b.write();
-    ok(berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]));
+    b.run_detached();
     b
 }
 

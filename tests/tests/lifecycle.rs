@@ -155,8 +155,7 @@ fn list_shows_containers_in_table_and_json() {
 fn run_detached_and_keep() {
     let mut b = Bundle::new("lc-detach");
     b.sh("sleep 60");
-    b.write();
-    ok(berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]));
+    b.run_detached();
     assert_eq!(b.status(), "running");
     ok(berth(&["delete", "-f", b.id()]));
 
@@ -174,8 +173,7 @@ fn run_detached_and_keep() {
 fn ps_lists_the_container_processes() {
     let mut b = Bundle::new("lc-ps");
     b.sh("sleep 60 & sleep 61");
-    b.write();
-    ok(berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]));
+    b.run_detached();
     assert!(eventually(5, || {
         let j: serde_json::Value =
             serde_json::from_str(&ok(berth(&["ps", "--format", "json", b.id()]))).unwrap();
@@ -236,8 +234,7 @@ fn spec_writes_a_config_that_runs() {
 fn the_init_is_in_the_containers_own_cgroup_in_every_hierarchy() {
     let mut b = Bundle::new("lc-cgroup");
     b.sh("sleep 60");
-    b.write();
-    ok(berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]));
+    b.run_detached();
     let pid = b.state()["pid"].as_i64().unwrap();
     let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     let want = b.cgroup_path();

@@ -17,8 +17,7 @@ fn ticks(b: &Bundle) -> usize {
 fn a_paused_container_is_frozen_until_resumed() {
     let mut b = Bundle::new("pz-freeze");
     b.sh("while true; do echo t >> /dev/shm/ticks; usleep 20000; done");
-    b.write();
-    ok(berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]));
+    b.run_detached();
     assert!(eventually(5, || ticks(&b) > 2));
     ok(berth(&["pause", b.id()]));
     assert_eq!(b.status(), "paused");
@@ -53,8 +52,7 @@ fn a_paused_container_is_frozen_until_resumed() {
 fn delete_force_of_a_paused_container() {
     let mut b = Bundle::new("pz-delete");
     b.sh("sleep 60");
-    b.write();
-    ok(berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]));
+    b.run_detached();
     ok(berth(&["pause", b.id()]));
     ok(berth(&["delete", "--force", b.id()]));
     assert_nothing_left(b.id());

@@ -147,8 +147,7 @@ fn update_raises_limits_on_a_running_container() {
     let mut b = Bundle::new("res-update");
     b.config["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 4}});
     b.sh("sleep 60");
-    b.write();
-    ok(berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]));
+    b.run_detached();
     let forks = "(for i in $(seq 8); do sleep 30 & done) 2>/dev/null; f=/sys/fs/cgroup/pids; [ -d $f ] || f=/sys/fs/cgroup; read n < $f/pids.current; echo $n";
     let before: u32 = ok(berth(&["exec", b.id(), "sh", "-c", forks]))
         .trim()
@@ -161,8 +160,7 @@ fn update_raises_limits_on_a_running_container() {
     let mut b = Bundle::new("res-update2");
     b.config["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 4}});
     b.sh("sleep 60");
-    b.write();
-    ok(berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]));
+    b.run_detached();
     ok(berth(&[
         "update",
         "--memory",
@@ -198,8 +196,7 @@ fn events_report_stats_and_oom_kills() {
     b.config["linux"]["resources"] =
         json!({"memory": {"limit": 33554432, "swap": 33554432}, "pids": {"limit": 20}});
     b.sh("sleep 3; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 60");
-    b.write();
-    ok(berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]));
+    b.run_detached();
     let log = b.dir.join("events.log");
     let mut events = berth_cmd(&["events", "--interval", "1s", b.id()])
         .stdout(std::fs::File::create(&log).unwrap())

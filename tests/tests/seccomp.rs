@@ -100,8 +100,7 @@ fn exec_gets_the_containers_filter() {
         json!([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]),
         "sleep 60",
     );
-    b.write();
-    ok(berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]));
+    b.run_detached();
     let out = ok(berth(&[
         "exec",
         b.id(),

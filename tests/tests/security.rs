@@ -57,11 +57,16 @@ fn the_waiting_init_is_not_dumpable() {
 fn no_runtime_fd_reaches_the_container() {
     // CVE-2024-21626: every fd of the runtime is close-on-exec; the process sees 0, 1, 2 and
     // nothing else, in the init and in an exec'd process alike.
+    let mut init = Bundle::new("sec-fds-init");
+    init.sh("ls /proc/self/fd | sort -n | tr '\\n' ' '");
+    assert_eq!(
+        init.run_ok(),
+        "0 1 2 3 ",
+        "init: only stdio and ls's own directory fd"
+    );
     let mut b = Bundle::new("sec-fds");
-    b.sh("ls /proc/self/fd | sort -n | tr '\\n' ' '; sleep 60");
-    b.write();
-    let out = berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]);
-    ok(out);
+    b.sh("sleep 60");
+    b.run_detached();
     let out = ok(berth(&[
         "exec",
         b.id(),

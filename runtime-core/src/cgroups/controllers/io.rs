@@ -100,8 +100,7 @@ fn v1(dir: &Path, b: &LinuxBlockIo) -> Result<()> {
 
 fn v2(dir: &Path, b: &LinuxBlockIo) -> Result<()> {
     if let Some(w) = b.weight() {
-        // io.weight takes 1..10000; runc maps blkio's 10..1000 linearly.
-        let weight = 1 + (u64::from(w) - 10) * 9999 / 990;
+        let weight = to_io_weight(w);
         write(
             dir,
             "io.weight",
@@ -112,7 +111,7 @@ fn v2(dir: &Path, b: &LinuxBlockIo) -> Result<()> {
     for (i, d) in b.weight_device().iter().flatten().enumerate() {
         let field = format!("linux.resources.blockIO.weightDevice[{i}]");
         if let Some(w) = d.weight() {
-            let weight = 1 + (u64::from(w).clamp(10, 1000) - 10) * 9999 / 990;
+            let weight = to_io_weight(w);
             write(
                 dir,
                 "io.weight",
@@ -133,4 +132,9 @@ fn v2(dir: &Path, b: &LinuxBlockIo) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// blkio's 10..1000 weight to io.weight's 1..10000, linearly (runc's conversion).
+fn to_io_weight(w: u16) -> u64 {
+    1 + (u64::from(w).clamp(10, 1000) - 10) * 9999 / 990
 }
