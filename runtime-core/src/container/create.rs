@@ -75,7 +75,7 @@ pub fn load_spec(bundle: &Path) -> Result<(PathBuf, Spec)> {
 pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> {
     state::check_id(id)?;
     let (bundle, spec) = load_spec(&opts.bundle)?;
-    let plan = Planned::new(id, &bundle, &spec, &opts)?;
+    let plan = Planned::new(id, &bundle, &spec, &opts, rt.root())?;
     let dir = StateDir::create(rt.root(), id)?;
     let mut undo = Undo {
         dir: Some(dir),
@@ -133,28 +133,50 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
 }
 
 /// Clones the init and follows it to `Ready`: network devices are moved in once it exists,
-/// prestart and createRuntime hooks run when it asks.
+/// prestart and createRuntime hooks run when it asks, a seccomp agent gets its fd.
 fn spawn(init: &InitPlan, side: &RuntimeSide, stored: &Stored) -> Result<parent::Spawned> {
-    let mut runtime_hooks = |pid: i32| -> Result<()> {
-        let json = hook_state(stored, pid, "creating")?;
-        hooks::run_all(&side.prestart, &[&json])?;
-        hooks::run_all(&side.create_runtime, &[&json])
-    };
-    let mut prepare = |pid: i32| -> Result<()> {
-        match side.net_target {
-            Some(fd) if fd >= 0 => netdev::move_all(&side.net_devices, netdev::Target::Fd(fd)),
-            Some(_) => netdev::move_all(&side.net_devices, netdev::Target::Pid(pid)),
+    let mut events = Events { init, side, stored };
+    parent::spawn_init(init, &stored.cgroup, &mut events)
+}
+
+struct Events<'a> {
+    init: &'a InitPlan,
+    side: &'a RuntimeSide,
+    stored: &'a Stored,
+}
+
+impl parent::InitEvents for Events<'_> {
+    fn prepare(&mut self, pid: i32) -> Result<()> {
+        let devices = &self.side.net_devices;
+        match self.side.net_target {
+            Some(fd) if fd >= 0 => netdev::move_all(devices, netdev::Target::Fd(fd)),
+            Some(_) => netdev::move_all(devices, netdev::Target::Pid(pid)),
             None => Ok(()),
         }
-    };
-    let describe = |f| describe(f, init);
-    parent::spawn_init(
-        init,
-        &stored.cgroup,
-        &mut prepare,
-        &mut runtime_hooks,
-        &describe,
-    )
+    }
+
+    fn runtime_hooks(&mut self, pid: i32) -> Result<()> {
+        let json = hook_state(self.stored, pid, "creating")?;
+        hooks::run_all(&self.side.prestart, &[&json])?;
+        hooks::run_all(&self.side.create_runtime, &[&json])
+    }
+
+    fn seccomp_listener(&mut self, pid: i32, fd: OwnedFd) -> Result<()> {
+        let linux = self.stored.spec.linux().as_ref();
+        let Some(s) = linux.and_then(|l| l.seccomp().as_ref()) else {
+            return Err(Error::Init("a seccomp fd came without a profile".into()));
+        };
+        let Some(path) = s.listener_path() else {
+            return Err(Error::Init("a seccomp fd came without listenerPath".into()));
+        };
+        let state = state_of(self.stored, pid, "creating");
+        let metadata = s.listener_metadata().as_deref();
+        crate::seccomp::agent::hand_over(path, metadata, pid, &state, fd)
+    }
+
+    fn describe(&self, f: crate::process::fail::Fail) -> String {
+        describe(f, self.init)
+    }
 }
 
 /// The parts of the plan made before anything exists on the host.
@@ -186,7 +208,13 @@ struct RuntimeSide {
 }
 
 impl Planned {
-    fn new(id: &str, bundle: &Path, spec: &Spec, opts: &CreateOptions) -> Result<Planned> {
+    fn new(
+        id: &str,
+        bundle: &Path,
+        spec: &Spec,
+        opts: &CreateOptions,
+        runtime_root: &Path,
+    ) -> Result<Planned> {
         let rootfs = rootfs_path(bundle, spec)?;
         let process = spec.process().as_ref();
         let process = process
@@ -211,7 +239,8 @@ impl Planned {
             no_pivot: opts.no_pivot,
             cgroups: &cgroup_trees(&layout, &cgroup),
         })?;
-        let process = ProcessPlan::new(process, opts.preserve_fds)?.with_linux(Some(linux))?;
+        let process = ProcessPlan::new(process, opts.preserve_fds)?
+            .with_linux(Some(linux), Some(runtime_root))?;
         if process.terminal && opts.console_socket.is_none() {
             return Err(Error::invalid(
                 "process.terminal",
@@ -458,8 +487,8 @@ fn check_preserved(n: u32) -> Result<()> {
     Ok(())
 }
 
-fn hook_state(s: &Stored, pid: i32, status: &str) -> Result<Vec<u8>> {
-    let st = State {
+fn state_of(s: &Stored, pid: i32, status: &str) -> State {
+    State {
         oci_version: OCI_VERSION.to_string(),
         id: s.id.clone(),
         pid,
@@ -469,8 +498,11 @@ fn hook_state(s: &Stored, pid: i32, status: &str) -> Result<Vec<u8>> {
         created: s.created.clone(),
         owner: s.owner.clone(),
         annotations: s.annotations.clone(),
-    };
-    serde_json::to_vec(&st).map_err(|e| Error::io("encoding state", e.into()))
+    }
+}
+
+fn hook_state(s: &Stored, pid: i32, status: &str) -> Result<Vec<u8>> {
+    serde_json::to_vec(&state_of(s, pid, status)).map_err(|e| Error::io("encoding state", e.into()))
 }
 
 /// The state JSON split around the pid and the status, for hooks the init runs.

@@ -77,12 +77,7 @@ impl Container {
                 ours.send(Msg::Continue { pid })
                     .sys("send", || "setup channel".into())
             })
-            .and_then(|()| match ours.recv() {
-                Ok(None) => Ok(()),
-                Ok(Some(Msg::Failed(f))) => Err(Error::Init(exec_fail_text(f, &plan))),
-                Ok(Some(m)) => Err(Error::Init(format!("unexpected message {m:?}"))),
-                Err(e) => Err(e).sys("recv", || "setup channel".into()),
-            });
+            .and_then(|()| self.follow_exec(&ours, pid, &plan));
         if let Err(e) = result {
             let _ = p::pidfd_send_signal(started.pidfd.as_raw_fd(), libc::SIGKILL);
             let _ = p::waitpid(pid, false);
@@ -94,6 +89,31 @@ impl Container {
         Ok(started)
     }
 
+    /// The exec'd child's messages until execve closes the channel.
+    fn follow_exec(&self, ours: &Channel, pid: i32, plan: &JoinPlan) -> Result<()> {
+        loop {
+            match ours.recv_with_fd() {
+                Ok(None) => return Ok(()),
+                Ok(Some((Msg::SeccompFd, Some(fd)))) => self.seccomp_listener(pid, fd)?,
+                Ok(Some((Msg::Failed(f), _))) => return Err(Error::Init(exec_fail_text(f, plan))),
+                Ok(Some((m, _))) => return Err(Error::Init(format!("unexpected message {m:?}"))),
+                Err(e) => return Err(e).sys("recv", || "setup channel".into()),
+            }
+        }
+    }
+
+    /// The exec'd process's notify fd goes to the agent with the container's state, as the
+    /// init's did.
+    fn seccomp_listener(&self, pid: i32, fd: OwnedFd) -> Result<()> {
+        let linux = self.stored.spec.linux().as_ref();
+        let profile = linux.and_then(|l| l.seccomp().as_ref());
+        let Some((s, path)) = profile.and_then(|s| Some((s, s.listener_path().as_ref()?))) else {
+            return Err(Error::Init("a seccomp fd came without listenerPath".into()));
+        };
+        let metadata = s.listener_metadata().as_deref();
+        crate::seccomp::agent::hand_over(path, metadata, pid, &self.state(), fd)
+    }
+
     fn join_plan(
         &self,
         process: &Process,
@@ -101,7 +121,8 @@ impl Container {
         preserve_fds: u32,
     ) -> Result<JoinPlan> {
         let linux = self.stored.spec.linux().as_ref();
-        let proc_plan = ProcessPlan::new(process, preserve_fds)?.with_linux(linux)?;
+        let proc_plan =
+            ProcessPlan::new(process, preserve_fds)?.with_linux(linux, self.dir.path.parent())?;
         if proc_plan.terminal && console.is_none() {
             return Err(Error::invalid(
                 "process.terminal",

@@ -186,7 +186,10 @@ impl StateDir {
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // Unique per process and per call: threads of one process (the shim) may race here too.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}.{seq}", std::process::id()));
     let mut f = File::create(&tmp).ctx(|| format!("writing {}", tmp.display()))?;
     f.write_all(bytes)
         .ctx(|| format!("writing {}", tmp.display()))?;

@@ -96,6 +96,7 @@ fn setup_all(plan: &InitPlan, chan: &Channel) -> Result<(usize, i32), Fail> {
     setup::cwd(&plan.process)?;
     let which = setup::lookup(&plan.process)?;
     setup::fds(&plan.process)?;
+    setup::seccomp_for_agent(&plan.process, chan)?;
     chan.send(Msg::Ready).at(Step::Protocol, 3)?;
     Ok((which, host_pid))
 }

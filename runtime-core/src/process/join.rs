@@ -52,6 +52,7 @@ fn prepare(plan: &JoinPlan, chan: &Channel) -> Result<usize, Fail> {
     setup::limits(&plan.process)?;
     setup::cwd(&plan.process)?;
     let which = setup::lookup(&plan.process)?;
+    setup::seccomp_for_agent(&plan.process, chan)?;
     setup::credentials(&plan.process)?;
     setup::fds(&plan.process)?;
     Ok(which)

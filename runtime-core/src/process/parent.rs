@@ -32,15 +32,23 @@ impl Drop for Reap {
     }
 }
 
-/// Starts the container init. `prepare` runs once the init exists, before it goes on (the
-/// place to move network devices into it); `runtime_hooks` runs prestart and createRuntime
-/// when the init asks; `describe` turns a child's failure code into a sentence.
+/// What the runtime does at the init's milestones.
+pub trait InitEvents {
+    /// The init exists and waits: the place to move network devices into it.
+    fn prepare(&mut self, pid: i32) -> Result<()>;
+    /// The init asks for the prestart and createRuntime hooks.
+    fn runtime_hooks(&mut self, pid: i32) -> Result<()>;
+    /// The init loaded a seccomp filter that notifies an agent: `fd` is its listener.
+    fn seccomp_listener(&mut self, pid: i32, fd: OwnedFd) -> Result<()>;
+    /// A failure code from the init, as a sentence.
+    fn describe(&self, f: Fail) -> String;
+}
+
+/// Starts the container init and follows it through the channel until it is ready.
 pub fn spawn_init(
     plan: &InitPlan,
     cgroup: &Cgroup,
-    prepare: &mut dyn FnMut(i32) -> Result<()>,
-    runtime_hooks: &mut dyn FnMut(i32) -> Result<()>,
-    describe: &dyn Fn(Fail) -> String,
+    events: &mut dyn InitEvents,
 ) -> Result<Spawned> {
     let (ours, theirs) = Channel::pair().sys("socketpair", || "setup channel".into())?;
     let cgroup_fd = cgroup.v2_fd()?;
@@ -76,31 +84,38 @@ pub fn spawn_init(
     write_id_maps(pid, plan)?;
     cgroup.attach(pid, false)?;
     write_oom_score_adj(pid, &plan.process)?;
-    prepare(pid)?;
+    events.prepare(pid)?;
     ours.send(Msg::Continue { pid })
         .sys("send", || "setup channel".into())?;
-    loop {
-        match ours.recv().sys("recv", || "setup channel".into())? {
-            Some(Msg::RunHooks) => {
-                runtime_hooks(pid)?;
-                ours.send(Msg::HooksDone)
-                    .sys("send", || "setup channel".into())?;
-            }
-            Some(Msg::Ready) => break,
-            Some(Msg::Failed(f)) => return Err(Error::Init(describe(f))),
-            Some(other) => {
-                return Err(Error::Init(format!(
-                    "unexpected message {other:?} from the container init"
-                )))
-            }
-            None => return Err(Error::Init(exit_text(&mut reap))),
-        }
-    }
+    follow(&ours, pid, events, &mut reap)?;
     let pidfd = reap
         .pidfd
         .take()
         .ok_or_else(|| Error::Init("lost the init's pidfd".into()))?;
     Ok(Spawned { pid, pidfd })
+}
+
+/// The parent's side of the channel order, from `Continue` to `Ready`.
+fn follow(ours: &Channel, pid: i32, events: &mut dyn InitEvents, reap: &mut Reap) -> Result<()> {
+    loop {
+        let got = ours.recv_with_fd().sys("recv", || "setup channel".into())?;
+        match got {
+            Some((Msg::RunHooks, _)) => {
+                events.runtime_hooks(pid)?;
+                ours.send(Msg::HooksDone)
+                    .sys("send", || "setup channel".into())?;
+            }
+            Some((Msg::SeccompFd, Some(fd))) => events.seccomp_listener(pid, fd)?,
+            Some((Msg::Ready, _)) => return Ok(()),
+            Some((Msg::Failed(f), _)) => return Err(Error::Init(events.describe(f))),
+            Some((other, _)) => {
+                return Err(Error::Init(format!(
+                    "unexpected message {other:?} from the container init"
+                )))
+            }
+            None => return Err(Error::Init(exit_text(reap))),
+        }
+    }
 }
 
 /// oomScoreAdj, written from outside: the child is not dumpable, so its /proc/self is not

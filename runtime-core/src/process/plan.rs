@@ -73,8 +73,8 @@ pub struct ProcessPlan {
     pub affinity: Option<Mask>,
     /// `linux.memoryPolicy`.
     pub mem_policy: Option<MemPolicy>,
-    /// `linux.seccomp`, compiled.
-    pub seccomp: Option<crate::seccomp::Program>,
+    /// `linux.seccomp`, compiled (shared with the cache).
+    pub seccomp: Option<std::sync::Arc<crate::seccomp::Program>>,
 }
 
 impl ProcessPlan {
@@ -128,19 +128,27 @@ impl ProcessPlan {
 
     /// Adds what the spec's `linux` section says about every process: personality and the
     /// memory policy.
-    pub fn with_linux(mut self, linux: Option<&oci_spec::runtime::Linux>) -> Result<Self> {
+    pub fn with_linux(
+        mut self,
+        linux: Option<&oci_spec::runtime::Linux>,
+        seccomp_cache: Option<&Path>,
+    ) -> Result<Self> {
         let Some(linux) = linux else { return Ok(self) };
         self = self.with_personality(linux.personality().as_ref().map(|p| p.domain()));
         if let Some(mp) = linux.memory_policy() {
             self.mem_policy = Some(affinity::mem_policy(mp)?);
         }
         if let Some(s) = linux.seccomp() {
-            if s.listener_path().is_some() {
-                return Err(Error::Unsupported("linux.seccomp.listenerPath: seccomp agents (SCMP_ACT_NOTIFY) are not implemented yet".into()));
-            }
-            self.seccomp = Some(crate::seccomp::compile(s)?);
+            self.seccomp = Some(crate::seccomp::cache::compiled(s, seccomp_cache)?);
         }
         Ok(self)
+    }
+
+    /// Whether the seccomp filter hands a notify fd to an agent.
+    pub fn seccomp_agent(&self) -> bool {
+        self.seccomp
+            .as_ref()
+            .is_some_and(|p| p.flags & crate::seccomp::compile::FLAG_NEW_LISTENER != 0)
     }
 
     pub fn with_personality(mut self, domain: Option<LinuxPersonalityDomain>) -> Self {

@@ -1,6 +1,7 @@
 //! The last steps of a container process, shared by the init and by `exec`: limits, terminal,
 //! working directory, program lookup, credentials, exec. Runs in the child: no allocation.
 
+use super::channel::{Channel, Msg};
 use super::fail::{At, Fail, Step};
 use super::plan::ProcessPlan;
 use crate::rootfs::resolve::{open_in_root, Create};
@@ -88,23 +89,42 @@ pub fn lookup(pl: &ProcessPlan) -> Result<usize, Fail> {
 
 /// Groups, gid, uid, the configured capability sets and no_new_privs, with the seccomp filter
 /// loaded at the one moment it can be: last when no_new_privs is set (so the filter never sees
-/// the runtime's own steps), else first, while the process still holds CAP_SYS_ADMIN.
+/// the runtime's own steps), else first, while the process still holds CAP_SYS_ADMIN. A filter
+/// with an agent was loaded earlier, by `seccomp_for_agent`.
 pub fn credentials(pl: &ProcessPlan) -> Result<(), Fail> {
+    let own = pl.seccomp.as_deref().filter(|_| !pl.seccomp_agent());
     if !pl.no_new_privs {
-        seccomp(pl)?;
+        seccomp(own)?;
     }
     ids_and_caps(pl)?;
     if pl.no_new_privs {
-        seccomp(pl)?;
+        seccomp(own)?;
     }
     Ok(())
 }
 
-fn seccomp(pl: &ProcessPlan) -> Result<(), Fail> {
-    match &pl.seccomp {
-        Some(prog) => p::seccomp_set_filter(prog.flags, &prog.insns).at(Step::Seccomp, 0),
+fn seccomp(prog: Option<&crate::seccomp::Program>) -> Result<(), Fail> {
+    match prog {
+        Some(prog) => p::seccomp_set_filter(prog.flags, &prog.insns)
+            .at(Step::Seccomp, 0)
+            .map(drop),
         None => Ok(()),
     }
+}
+
+/// A filter that notifies an agent loads while the setup channel is still open, so its notify
+/// fd can travel to the runtime, which hands it to the agent (as runc does). From here on the
+/// process's own syscalls pass the filter too; the agent answers those it is asked about.
+pub fn seccomp_for_agent(pl: &ProcessPlan, chan: &Channel) -> Result<(), Fail> {
+    let Some(prog) = pl.seccomp.as_ref().filter(|_| pl.seccomp_agent()) else {
+        return Ok(());
+    };
+    let fd = p::seccomp_set_filter(prog.flags, &prog.insns).at(Step::Seccomp, 0)?;
+    let Some(fd) = fd else {
+        return Err(Fail::new(Step::Seccomp, 1, Errno(libc::EBADF)));
+    };
+    chan.send_with_fd(Msg::SeccompFd, fd.as_raw_fd())
+        .at(Step::Seccomp, 2)
 }
 
 fn ids_and_caps(pl: &ProcessPlan) -> Result<(), Fail> {

@@ -1,6 +1,6 @@
 //! The compiler: profile → sock_filter instructions.
 
-use super::arch::{self, Arch, AUDIT_ARCH_I386, AUDIT_ARCH_X86_64, X32_SYSCALL_BIT};
+use super::arch::{self, Arch, Family, X32_SYSCALL_BIT};
 use crate::error::{Error, Result};
 use oci_spec::runtime::{
     LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag,
@@ -19,7 +19,11 @@ const RET_KILL_THREAD: u32 = 0;
 const RET_TRAP: u32 = 0x0003_0000;
 const RET_ERRNO: u32 = 0x0005_0000;
 const RET_TRACE: u32 = 0x7ff0_0000;
+const RET_USER_NOTIF: u32 = 0x7fc0_0000;
 const RET_LOG: u32 = 0x7ffc_0000;
+/// SECCOMP_FILTER_FLAG_NEW_LISTENER: seccomp(2) returns the notify fd.
+pub const FLAG_NEW_LISTENER: u32 = 8;
+const FLAG_TSYNC_ESRCH: u32 = 16;
 const RET_ALLOW: u32 = 0x7fff_0000;
 
 const LD_W_ABS: u16 = 0x20;
@@ -35,9 +39,9 @@ const OFF_ARCH: u32 = 4;
 const OFF_ARGS: u32 = 16;
 
 /// The action word for an OCI action; ERRNO takes `errno` (EPERM when the profile gives none).
-fn action(a: LinuxSeccompAction, errno: Option<u32>, field: &str) -> Result<u32> {
+fn action(a: LinuxSeccompAction, errno: Option<u32>) -> u32 {
     use LinuxSeccompAction::*;
-    Ok(match a {
+    match a {
         ScmpActKill | ScmpActKillThread => RET_KILL_THREAD,
         ScmpActKillProcess => RET_KILL_PROCESS,
         ScmpActTrap => RET_TRAP,
@@ -45,12 +49,8 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>, field: &str) -> Result<u32>
         ScmpActTrace => RET_TRACE | (errno.unwrap_or(libc::EPERM as u32) & 0xffff),
         ScmpActLog => RET_LOG,
         ScmpActAllow => RET_ALLOW,
-        ScmpActNotify => {
-            return Err(Error::Unsupported(format!(
-            "{field}: SCMP_ACT_NOTIFY (a seccomp agent over listenerPath) is not implemented yet"
-        )))
-        }
-    })
+        ScmpActNotify => RET_USER_NOTIF,
+    }
 }
 
 /// A small assembler: jumps name the instruction index they go to; offsets are resolved when
@@ -130,74 +130,105 @@ impl Asm {
     }
 }
 
+/// Compiles for the machine Berth runs on.
 pub fn compile(s: &LinuxSeccomp) -> Result<Program> {
-    let default = action(
-        s.default_action(),
-        s.default_errno_ret(),
-        "linux.seccomp.defaultAction",
-    )?;
-    let archs = archs(s)?;
-    let syscalls = s.syscalls().clone().unwrap_or_default();
+    let family = Family::native().ok_or_else(|| {
+        Error::Unsupported("linux.seccomp: Berth has no syscall tables for this machine".into())
+    })?;
+    compile_for(s, family)
+}
+
+/// Compiles for the ABIs of one machine family.
+pub fn compile_for(s: &LinuxSeccomp, family: Family) -> Result<Program> {
+    if s.default_action() == LinuxSeccompAction::ScmpActNotify {
+        return Err(Error::invalid(
+            "linux.seccomp.defaultAction",
+            "SCMP_ACT_NOTIFY cannot be the default action: every syscall of the runtime's last \
+             steps would wait for the agent",
+        ));
+    }
+    let default = action(s.default_action(), s.default_errno_ret());
+    let archs = archs(s, family)?;
+    let syscalls = s.syscalls().as_deref().unwrap_or(&[]);
+    let notify = check_notify(s, syscalls)?;
     let mut asm = Asm::default();
     asm.ld(OFF_ARCH);
     // Conditional jumps reach 255 instructions at most: each test jumps over one `ja`, which
     // carries the long distance.
     let mut entry_jumps = Vec::new();
-    let has = |a: Arch| archs.contains(&a);
-    for (audit, a) in [
-        (AUDIT_ARCH_X86_64, Arch::X86_64),
-        (AUDIT_ARCH_I386, Arch::I386),
-    ] {
-        if has(a) || (a == Arch::X86_64 && has(Arch::X32)) {
-            let here = asm.here();
-            asm.jmp(JEQ_K, audit, None, Some(here + 2));
-            entry_jumps.push((asm.ja(None), a));
-        }
+    for a in archs.iter().filter(|a| **a != Arch::X32) {
+        let here = asm.here();
+        asm.jmp(JEQ_K, a.audit(), None, Some(here + 2));
+        entry_jumps.push((asm.ja(None), *a));
     }
     // An ABI the profile does not list is refused outright, as libseccomp does.
     asm.ret(RET_KILL_PROCESS);
+    let listed = listed_archs(s);
+    let ctx = Ctx {
+        rules: syscalls,
+        default,
+        enosys_stub: !matches!(
+            s.default_action(),
+            LinuxSeccompAction::ScmpActAllow
+                | LinuxSeccompAction::ScmpActLog
+                | LinuxSeccompAction::ScmpActTrace
+        ),
+        listed: &listed,
+    };
     for (ja, a) in entry_jumps {
         let start = asm.here();
         asm.code[ja].1 = Some(start);
         asm.ld(OFF_NR);
         if a == Arch::X86_64 {
-            // x32 numbers carry X32_SYSCALL_BIT; they get their own section or the kill.
-            let here = asm.here();
-            asm.jmp(JGE_K, X32_SYSCALL_BIT, None, Some(here + 2));
-            let to_x32 = asm.ja(None);
-            if has(Arch::X86_64) {
-                section(&mut asm, Arch::X86_64, &syscalls, default)?;
-            } else {
-                asm.ret(RET_KILL_PROCESS);
-            }
-            let x32 = asm.here();
-            asm.code[to_x32].1 = Some(x32);
-            if has(Arch::X32) {
-                section(&mut asm, Arch::X32, &syscalls, default)?;
-            } else {
-                asm.ret(RET_KILL_PROCESS);
-            }
+            x86_64_and_x32(&mut asm, archs.contains(&Arch::X32), &ctx)?;
         } else {
-            section(&mut asm, a, &syscalls, default)?;
+            section(&mut asm, a, &ctx)?;
         }
+    }
+    let mut flags = flags(s);
+    if notify {
+        // With a listener the kernel takes TSYNC only as TSYNC_ESRCH.
+        flags |= FLAG_NEW_LISTENER | if flags & 1 != 0 { FLAG_TSYNC_ESRCH } else { 0 };
     }
     Ok(Program {
         insns: asm.finish()?,
-        flags: flags(s),
+        flags,
     })
 }
 
-/// The profile's architectures that this machine can run; none listed means the native one.
-fn archs(s: &LinuxSeccomp) -> Result<Vec<Arch>> {
-    let mut out = Vec::new();
+/// x32 numbers arrive under the x86_64 audit arch with X32_SYSCALL_BIT set: they get their
+/// own section, or the kill when the profile does not list x32.
+fn x86_64_and_x32(asm: &mut Asm, x32: bool, ctx: &Ctx) -> Result<()> {
+    let here = asm.here();
+    asm.jmp(JGE_K, X32_SYSCALL_BIT, None, Some(here + 2));
+    let to_x32 = asm.ja(None);
+    section(asm, Arch::X86_64, ctx)?;
+    let start = asm.here();
+    asm.code[to_x32].1 = Some(start);
+    if x32 {
+        section(asm, Arch::X32, ctx)
+    } else {
+        asm.ret(RET_KILL_PROCESS);
+        Ok(())
+    }
+}
+
+/// The profile's ABIs of `family`, native first; the native one is always filtered (as with
+/// libseccomp, whose filters start with it), whether listed or not.
+fn archs(s: &LinuxSeccomp, family: Family) -> Result<Vec<Arch>> {
+    let mut out = vec![family.native_abi()];
     for (i, a) in s.architectures().iter().flatten().enumerate() {
         let name = serde_json::to_value(a)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
         match arch::from_oci(&name) {
-            arch::Known::Here(a) => out.push(a),
-            arch::Known::Foreign => {}
+            arch::Known::Abi(a) if a.family() == family => {
+                if !out.contains(&a) {
+                    out.push(a)
+                }
+            }
+            arch::Known::Abi(_) | arch::Known::Other => {}
             arch::Known::Unknown => {
                 return Err(Error::invalid(
                     format!("linux.seccomp.architectures[{i}]"),
@@ -206,10 +237,34 @@ fn archs(s: &LinuxSeccomp) -> Result<Vec<Arch>> {
             }
         }
     }
-    if out.is_empty() {
-        out.push(Arch::X86_64);
-    }
     Ok(out)
+}
+
+/// Whether any rule notifies an agent; such a profile needs `listenerPath`, and must leave
+/// alone the one syscall that carries the notify fd out of the container.
+fn check_notify(s: &LinuxSeccomp, rules: &[LinuxSyscall]) -> Result<bool> {
+    let mut any = false;
+    for (i, r) in rules.iter().enumerate() {
+        if r.action() != LinuxSeccompAction::ScmpActNotify {
+            continue;
+        }
+        any = true;
+        let field = format!("linux.seccomp.syscalls[{i}]");
+        if s.listener_path().is_none() {
+            return Err(Error::invalid(
+                field,
+                "SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath (the agent's socket)",
+            ));
+        }
+        if r.names().iter().any(|n| n == "sendmsg") {
+            return Err(Error::invalid(
+                field,
+                "SCMP_ACT_NOTIFY cannot apply to sendmsg: the runtime sends the notify fd to the \
+                 agent with it",
+            ));
+        }
+    }
+    Ok(any)
 }
 
 fn flags(s: &LinuxSeccomp) -> u32 {
@@ -223,8 +278,48 @@ fn flags(s: &LinuxSeccomp) -> u32 {
     })
 }
 
+/// What every ABI section needs to know of the profile.
+struct Ctx<'a> {
+    rules: &'a [LinuxSyscall],
+    default: u32,
+    /// Whether syscalls newer than the profile get ENOSYS (the default action denies).
+    enosys_stub: bool,
+    /// The ABIs the profile names itself.
+    listed: &'a [Arch],
+}
+
+/// The ABIs named in `architectures` (the native one only if named).
+fn listed_archs(s: &LinuxSeccomp) -> Vec<Arch> {
+    let names = s.architectures().iter().flatten();
+    names
+        .filter_map(|a| serde_json::to_value(a).ok())
+        .filter_map(|v| match arch::from_oci(v.as_str()?) {
+            arch::Known::Abi(a) => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Like runc: a syscall numbered above every syscall the profile names (on an ABI it lists)
+/// is newer than the profile, and gets ENOSYS instead of the default errno, so that programs
+/// fall back to the older call (glibc does so for clone3, for instance).
+fn enosys_stub(asm: &mut Asm, a: Arch, ctx: &Ctx) {
+    if !ctx.enosys_stub || !ctx.listed.contains(&a) {
+        return;
+    }
+    let names = ctx.rules.iter().flat_map(|r| r.names());
+    let Some(last) = names.filter_map(|n| a.number(n)).max() else {
+        return;
+    };
+    let here = asm.here();
+    asm.jmp(JGT_K, last, None, Some(here + 2));
+    asm.ret(RET_ERRNO | libc::ENOSYS as u32);
+}
+
 /// The checks for one ABI (the syscall number is in A), ending with the default action.
-fn section(asm: &mut Asm, a: Arch, rules: &[LinuxSyscall], default: u32) -> Result<()> {
+fn section(asm: &mut Asm, a: Arch, ctx: &Ctx) -> Result<()> {
+    let (rules, default) = (ctx.rules, ctx.default);
+    enosys_stub(asm, a, ctx);
     // Group rules by syscall number, keeping the profile's order within each.
     let mut groups: Vec<(u32, Vec<(usize, &LinuxSyscall)>)> = Vec::new();
     for (i, r) in rules.iter().enumerate() {
@@ -256,12 +351,8 @@ fn section(asm: &mut Asm, a: Arch, rules: &[LinuxSyscall], default: u32) -> Resu
     }
     let mut plain = Vec::new();
     for (nr, list) in simple {
-        let (i, r) = list[0];
-        let act = action(
-            r.action(),
-            r.errno_ret(),
-            &format!("linux.seccomp.syscalls[{i}]"),
-        )?;
+        let r = list[0].1;
+        let act = action(r.action(), r.errno_ret());
         if act != default {
             plain.push((nr, act));
         }
@@ -297,7 +388,7 @@ fn section(asm: &mut Asm, a: Arch, rules: &[LinuxSyscall], default: u32) -> Resu
 /// past the rule's `ret`.
 fn rule(asm: &mut Asm, i: usize, r: &LinuxSyscall) -> Result<()> {
     let field = format!("linux.seccomp.syscalls[{i}]");
-    let act = action(r.action(), r.errno_ret(), &field)?;
+    let act = action(r.action(), r.errno_ret());
     let mut fails = Vec::new();
     for (j, arg) in r.args().iter().flatten().enumerate() {
         if arg.index() > 5 {
@@ -419,6 +510,7 @@ fn ordered(
 
 #[cfg(test)]
 mod tests {
+    use super::super::interp;
     use super::*;
 
     fn docker_like() -> LinuxSeccomp {
@@ -427,6 +519,232 @@ mod tests {
             "/../tests/data/seccomp-docker-like.json"
         )))
         .unwrap()
+    }
+
+    fn profile(json: serde_json::Value) -> LinuxSeccomp {
+        serde_json::from_value(json).unwrap()
+    }
+
+    const ERRNO_ENOSYS: u32 = RET_ERRNO | 38;
+
+    /// One profile naming every ABI; each family's program must answer for its own ABIs by
+    /// their own numbers, and kill any other.
+    #[test]
+    fn each_family_filters_its_own_abis_by_their_numbers() {
+        let prof = profile(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32",
+                "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_RISCV64", "SCMP_ARCH_S390X"],
+            "syscalls": [
+                {"names": ["read", "cacheflush", "riscv_flush_icache"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+                 "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}
+            ]
+        }));
+        for family in [Family::X86, Family::Arm, Family::Riscv] {
+            let p = compile_for(&prof, family).unwrap();
+            for abi in family.abis() {
+                let run = |name: &str, a0: u64| {
+                    let nr = abi.number(name).unwrap();
+                    interp::run(&p, abi.audit(), nr, [a0, 0, 0, 0, 0, 0])
+                };
+                assert_eq!(run("read", 0), RET_ALLOW, "{abi:?} read");
+                assert_eq!(run("personality", 8), RET_ALLOW, "{abi:?} personality(8)");
+                assert_eq!(
+                    run("personality", 9),
+                    ERRNO_ENOSYS,
+                    "{abi:?} personality(9)"
+                );
+                assert_eq!(run("mkdirat", 0), RET_ERRNO | 13, "{abi:?} mkdirat");
+                assert_eq!(run("getpid", 0), ERRNO_ENOSYS, "{abi:?} getpid");
+            }
+            for other in Arch::ALL.iter().filter(|a| a.family() != family) {
+                let got = interp::run(&p, other.audit(), 0, [0; 6]);
+                assert_eq!(got, RET_KILL_PROCESS, "{other:?} under {family:?}");
+            }
+        }
+        let arm = compile_for(&prof, Family::Arm).unwrap();
+        let cacheflush = Arch::Arm.number("cacheflush").unwrap();
+        assert_eq!(
+            interp::run(&arm, Arch::Arm.audit(), cacheflush, [0; 6]),
+            RET_ALLOW
+        );
+        let riscv = compile_for(&prof, Family::Riscv).unwrap();
+        let flush = Arch::Riscv64.number("riscv_flush_icache").unwrap();
+        assert_eq!(
+            interp::run(&riscv, Arch::Riscv64.audit(), flush, [0; 6]),
+            RET_ALLOW
+        );
+    }
+
+    #[test]
+    fn x32_numbers_get_the_x32_section_or_the_kill() {
+        let with = |archs: serde_json::Value| {
+            let prof = profile(serde_json::json!({
+                "defaultAction": "SCMP_ACT_ERRNO", "architectures": archs,
+                "syscalls": [{"names": ["read", "close"], "action": "SCMP_ACT_ALLOW"}]
+            }));
+            compile_for(&prof, Family::X86).unwrap()
+        };
+        let read_x32 = Arch::X32.number("read").unwrap();
+        assert_eq!(read_x32, X32_SYSCALL_BIT);
+        let listed = with(serde_json::json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"]));
+        assert_eq!(
+            interp::run(&listed, AUDIT_X86_64, read_x32, [0; 6]),
+            RET_ALLOW
+        );
+        let write_x32 = Arch::X32.number("write").unwrap();
+        let denied = interp::run(&listed, AUDIT_X86_64, write_x32, [0; 6]);
+        assert_eq!(denied, RET_ERRNO | 1);
+        let unlisted = with(serde_json::json!(["SCMP_ARCH_X86_64"]));
+        let got = interp::run(&unlisted, AUDIT_X86_64, read_x32, [0; 6]);
+        assert_eq!(got, RET_KILL_PROCESS);
+        // The native ABI is filtered even when the profile lists only another one.
+        let only_i386 = with(serde_json::json!(["SCMP_ARCH_X86"]));
+        assert_eq!(interp::run(&only_i386, AUDIT_X86_64, 0, [0; 6]), RET_ALLOW);
+    }
+
+    const AUDIT_X86_64: u32 = super::arch::AUDIT_ARCH_X86_64;
+
+    /// runc's -ENOSYS stub: numbers above the profile's last get ENOSYS, per listed ABI, and
+    /// only when the default action denies.
+    #[test]
+    fn syscalls_newer_than_the_profile_get_enosys() {
+        let with = |default: &str| {
+            let prof = profile(serde_json::json!({
+                "defaultAction": default, "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X32"],
+                "syscalls": [{"names": ["read", "getpid"], "action": "SCMP_ACT_ALLOW"},
+                             {"names": ["mkdir"], "action": "SCMP_ACT_KILL"}]
+            }));
+            compile_for(&prof, Family::X86).unwrap()
+        };
+        let deny = with("SCMP_ACT_ERRNO");
+        let run = |p: &Program, nr| interp::run(p, AUDIT_X86_64, nr, [0; 6]);
+        let mkdir = Arch::X86_64.number("mkdir").unwrap();
+        assert_eq!(
+            run(&deny, mkdir),
+            RET_KILL_THREAD,
+            "the last named syscall keeps its rule"
+        );
+        assert_eq!(
+            run(&deny, mkdir - 1),
+            RET_ERRNO | 1,
+            "below the last: the default"
+        );
+        assert_eq!(
+            run(&deny, mkdir + 1),
+            ERRNO_ENOSYS,
+            "above the last: ENOSYS"
+        );
+        assert_eq!(run(&deny, X32_SYSCALL_BIT | (mkdir + 1)), ERRNO_ENOSYS);
+        let allow = with("SCMP_ACT_ALLOW");
+        assert_eq!(
+            run(&allow, mkdir + 1),
+            RET_ALLOW,
+            "no stub when the default allows"
+        );
+    }
+
+    /// Every operator against Rust's own comparison, on values around the 32-bit halves.
+    #[test]
+    fn every_operator_compares_full_64_bit_values() {
+        let edges: [u64; 12] = [
+            0,
+            1,
+            0x7fff_ffff,
+            0xffff_ffff,
+            0x1_0000_0000,
+            0x1_0000_0001,
+            0x1_ffff_ffff,
+            0x2_0000_0000,
+            0x8000_0000_0000_0000,
+            0xdead_beef_0000_0005,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        type Reference = fn(u64, u64) -> bool;
+        let ops: [(&str, Reference); 6] = [
+            ("SCMP_CMP_EQ", |a, v| a == v),
+            ("SCMP_CMP_NE", |a, v| a != v),
+            ("SCMP_CMP_LT", |a, v| a < v),
+            ("SCMP_CMP_LE", |a, v| a <= v),
+            ("SCMP_CMP_GT", |a, v| a > v),
+            ("SCMP_CMP_GE", |a, v| a >= v),
+        ];
+        let nr = Arch::X86_64.number("ioctl").unwrap();
+        for (op, want) in ops {
+            for v in edges {
+                let prof = profile(serde_json::json!({
+                    "defaultAction": "SCMP_ACT_ERRNO",
+                    "syscalls": [{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW",
+                        "args": [{"index": 3, "value": v, "op": op}]}]
+                }));
+                let p = compile_for(&prof, Family::X86).unwrap();
+                for a in edges {
+                    let got = interp::run(&p, AUDIT_X86_64, nr, [0, 0, 0, a, 0, 0]) == RET_ALLOW;
+                    assert_eq!(got, want(a, v), "{a:#x} {op} {v:#x}");
+                }
+            }
+        }
+        for mask in edges {
+            let want = 0x1_0000_0001 & mask;
+            let prof = profile(serde_json::json!({
+                "defaultAction": "SCMP_ACT_ERRNO",
+                "syscalls": [{"names": ["ioctl"], "action": "SCMP_ACT_ALLOW",
+                    "args": [{"index": 5, "value": mask, "valueTwo": want,
+                              "op": "SCMP_CMP_MASKED_EQ"}]}]
+            }));
+            let p = compile_for(&prof, Family::X86).unwrap();
+            for a in edges {
+                let got = interp::run(&p, AUDIT_X86_64, nr, [0, 0, 0, 0, 0, a]) == RET_ALLOW;
+                assert_eq!(got, a & mask == want, "{a:#x} & {mask:#x} == {want:#x}");
+            }
+        }
+    }
+
+    /// Conditions of one rule are ANDed; of several rules for one syscall, the first match
+    /// decides.
+    #[test]
+    fn args_are_anded_and_the_first_matching_rule_wins() {
+        let prof = profile(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [
+                {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1,
+                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+                          {"index": 1, "value": 9, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 2,
+                 "args": [{"index": 1, "value": 9, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["kill"], "action": "SCMP_ACT_LOG"}
+            ]
+        }));
+        let p = compile_for(&prof, Family::X86).unwrap();
+        let nr = Arch::X86_64.number("kill").unwrap();
+        let run = |a0, a1| interp::run(&p, AUDIT_X86_64, nr, [a0, a1, 0, 0, 0, 0]);
+        assert_eq!(run(1, 9), RET_ERRNO | 1);
+        assert_eq!(run(2, 9), RET_ERRNO | 2);
+        assert_eq!(run(1, 15), RET_LOG);
+    }
+
+    #[test]
+    fn notify_sets_the_listener_flag_and_needs_a_listener() {
+        let rule = serde_json::json!([{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]);
+        let with = profile(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/agent.sock",
+            "syscalls": rule
+        }));
+        let p = compile_for(&with, Family::X86).unwrap();
+        assert_eq!(p.flags & FLAG_NEW_LISTENER, FLAG_NEW_LISTENER);
+        let nr = Arch::X86_64.number("mkdir").unwrap();
+        assert_eq!(interp::run(&p, AUDIT_X86_64, nr, [0; 6]), RET_USER_NOTIF);
+        let without = profile(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW", "syscalls": rule
+        }));
+        let e = compile_for(&without, Family::X86).unwrap_err().to_string();
+        assert!(
+            e.contains("syscalls[0]") && e.contains("listenerPath"),
+            "{e}"
+        );
     }
 
     #[test]

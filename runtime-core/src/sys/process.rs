@@ -347,7 +347,8 @@ pub fn set_mempolicy(mode: i32, nodes: &[u64; 16]) -> SysResult<()> {
 }
 
 /// seccomp(SECCOMP_SET_MODE_FILTER): `insns` are `struct sock_filter` entries packed as u64.
-pub fn seccomp_set_filter(flags: u32, insns: &[u64]) -> SysResult<()> {
+/// With SECCOMP_FILTER_FLAG_NEW_LISTENER the kernel returns the notify fd (close-on-exec).
+pub fn seccomp_set_filter(flags: u32, insns: &[u64]) -> SysResult<Option<OwnedFd>> {
     #[repr(C)]
     struct SockFprog {
         len: u16,
@@ -366,5 +367,7 @@ pub fn seccomp_set_filter(flags: u32, insns: &[u64]) -> SysResult<()> {
             &prog as *const SockFprog,
         )
     })
-    .map(drop)
+    .map(|r| (flags & NEW_LISTENER != 0).then(|| unsafe { OwnedFd::from_raw_fd(r as RawFd) }))
 }
+
+const NEW_LISTENER: u32 = 8;
