@@ -36,7 +36,8 @@ for p in /proc/[0-9]*; do
       fi ;;
   esac
 done
-if [ -d /tmp/berth-tests/root ] && [ -n "$(ls -A /tmp/berth-tests/root)" ]; then
+# @seccomp is berth's cache of compiled filters, not a container.
+if [ -d /tmp/berth-tests/root ] && ls -A /tmp/berth-tests/root | grep -qv '^@seccomp$'; then
   echo "test: container state left behind:"; ls /tmp/berth-tests/root; left=1
 fi
 rm -rf /tmp/berth-tests

@@ -122,6 +122,8 @@ fn template() -> PathBuf {
         for applet in String::from_utf8_lossy(&list.stdout).lines() {
             let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
         }
+        // The static syscall probe (tests/probe), for exact seccomp answers.
+        std::fs::copy(env!("BERTH_PROBE"), bin.join("probe")).unwrap();
         for d in ["proc", "sys", "dev", "etc", "tmp", "root", "usr"] {
             std::fs::create_dir_all(dir.join(d)).unwrap();
         }

@@ -198,11 +198,22 @@ fn version_and_features_tell_the_truth() {
     let hooks = f["hooks"].as_array().unwrap();
     assert_eq!(hooks.len(), 6);
     assert_eq!(f["linux"]["seccomp"]["enabled"], true);
-    let actions = f["linux"]["seccomp"]["actions"].as_array().unwrap();
-    assert!(
-        !actions.iter().any(|a| a == "SCMP_ACT_NOTIFY"),
-        "NOTIFY is not implemented yet"
-    );
+    // Every seccomp action, operator and the three machine families (tests/seccomp.rs
+    // exercises them).
+    let sc = &f["linux"]["seccomp"];
+    let count = |k: &str| sc[k].as_array().map_or(0, |a| a.len());
+    assert_eq!((count("actions"), count("operators")), (9, 7), "{sc}");
+    for arch in [
+        "SCMP_ARCH_X86_64",
+        "SCMP_ARCH_X32",
+        "SCMP_ARCH_AARCH64",
+        "SCMP_ARCH_RISCV64",
+    ] {
+        assert!(
+            sc["archs"].as_array().unwrap().iter().any(|a| a == arch),
+            "{sc}"
+        );
+    }
     let ns: Vec<&str> = f["linux"]["namespaces"]
         .as_array()
         .unwrap()
