@@ -52,6 +52,27 @@ fn kill_process_and_trap_end_the_process_with_sigsys() {
     );
 }
 
+/// KILL (the thread) on a one-thread process ends it with SIGSYS too; TRACE with no tracer
+/// attached fails the syscall with ENOSYS, as the kernel documents.
+#[test]
+fn kill_thread_and_trace_without_a_tracer() {
+    let mut b = with_profile(
+        "sc-kill-trace",
+        json!([
+            {"names": ["getppid"], "action": "SCMP_ACT_TRACE"},
+            {"names": ["sched_yield"], "action": "SCMP_ACT_KILL"},
+            {"names": ["getcpu"], "action": "SCMP_ACT_KILL_THREAD"}
+        ]),
+        // Syscalls the shell itself never makes: only the probes die.
+        "probe 64:110; probe 64:24; echo kill=$?; probe 64:309; echo kill_thread=$?",
+    );
+    b.config["process"]["noNewPrivileges"] = json!(true);
+    assert_eq!(
+        b.run_ok(),
+        "64:110 => errno 38\nkill=159\nkill_thread=159\n"
+    );
+}
+
 #[test]
 fn argument_filters_with_every_operator() {
     let b = with_profile(
@@ -122,6 +143,12 @@ fn bad_profiles_are_refused_by_name() {
         "true",
     );
     refused(&b, &["config.json", "SCMP_ACT_BOGUS"]);
+    let b = with_profile(
+        "sc-bad-op",
+        json!([{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_ALMOST"}]}]),
+        "true",
+    );
+    refused(&b, &["config.json", "SCMP_CMP_ALMOST"]);
     let b = with_profile(
         "sc-bad-notify",
         json!([{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]),
