@@ -104,7 +104,7 @@ pub fn run_all(hooks: &[HookPlan], state: &[&[u8]]) -> Result<()> {
 pub fn run(h: &HookPlan, state: &[&[u8]]) -> std::result::Result<(), HookFail> {
     let (ours, theirs) = socket::stream_pair().map_err(HookFail::Spawn)?;
     // SAFETY: the child only calls dup2, execve and _exit.
-    let forked = unsafe { p::clone3(0, None) }.map_err(HookFail::Spawn)?;
+    let forked = unsafe { p::clone3_quiet(0) }.map_err(HookFail::Spawn)?;
     let (pid, pidfd) = match forked {
         Forked::Child => {
             // The runtime may have signals blocked (it forwards them); the hook must not.
@@ -144,13 +144,13 @@ pub fn run(h: &HookPlan, state: &[&[u8]]) -> std::result::Result<(), HookFail> {
     let ready = fs::poll_one(pidfd.as_raw_fd(), libc::POLLIN, left(start)).unwrap_or(0);
     if ready == 0 {
         let _ = p::pidfd_send_signal(pidfd.as_raw_fd(), libc::SIGKILL);
-        let _ = p::waitpid(pid, false);
+        let _ = p::wait_helper(pid);
         return Err(HookFail::Timeout(h.timeout_ms.unwrap_or(0)));
     }
-    match p::waitpid(pid, false) {
-        Ok(Some(Exit::Code(0))) => Ok(()),
-        Ok(Some(e)) => Err(HookFail::Exit(e)),
-        Ok(None) | Err(_) => Err(HookFail::Spawn(Errno(libc::ECHILD))),
+    match p::wait_helper(pid) {
+        Ok(Exit::Code(0)) => Ok(()),
+        Ok(e) => Err(HookFail::Exit(e)),
+        Err(_) => Err(HookFail::Spawn(Errno(libc::ECHILD))),
     }
 }
 

@@ -36,6 +36,7 @@ pub fn exec(rt: &Runtime, a: ExecArgs) -> CliResult<i32> {
         console_socket,
         pid_file: a.pid_file.clone(),
         preserve_fds: a.preserve_fds,
+        stdio: None,
     };
     let proc_ = c.exec(&process, opts)?;
     drop(c);

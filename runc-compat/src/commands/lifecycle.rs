@@ -12,6 +12,7 @@ pub fn options(a: &CreateArgs) -> CreateOptions {
         preserve_fds: a.preserve_fds,
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
+        stdio: None,
     }
 }
 

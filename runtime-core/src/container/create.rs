@@ -35,6 +35,8 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// stdin, stdout, stderr of the container process; `None` passes the caller's own on.
+    pub stdio: Option<[OwnedFd; 3]>,
 }
 
 /// Removes what a failed create made; disarmed on success.
@@ -88,6 +90,10 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
         .unwrap_or_default();
     let (mut init, side) = plan.split(&dir_path, opts.console_socket, opts.no_new_keyring)?;
     init.close_fds = undo.dir.iter().filter_map(|d| d.lock_fd()).collect();
+    init.stdio = opts
+        .stdio
+        .as_ref()
+        .map(|s| s.each_ref().map(|f| f.as_raw_fd()));
     let mut cgroup = side.cgroup.clone();
     cgroup.create()?;
     undo.cgroup = Some(cgroup.clone());
@@ -296,6 +302,7 @@ impl Planned {
             state: StatePieces::default(),
             state_dir: Some(fifo),
             console_socket,
+            stdio: None,
             keyring,
             close_fds: Vec::new(),
         };

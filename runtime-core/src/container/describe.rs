@@ -89,6 +89,7 @@ pub fn describe(f: Fail, plan: &InitPlan) -> String {
         PreserveFds => format!("--preserve-fds: fd {i}: {e}"),
         CpuAffinity => format!("process.execCPUAffinity: sched_setaffinity: {e}"),
         MemoryPolicy => format!("linux.memoryPolicy: set_mempolicy: {e}"),
+        Stdio => format!("stdio: making fd {i} the process's own: dup3: {e}"),
         Seccomp if i == 2 => format!("linux.seccomp: passing the notify fd to the runtime: {e}"),
         Seccomp => format!("linux.seccomp: loading the filter: seccomp: {e}"),
     }

@@ -17,6 +17,8 @@ pub struct ExecOptions {
     pub console_socket: Option<ConsoleSocket>,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: u32,
+    /// stdin, stdout, stderr of the new process; `None` passes the caller's own on.
+    pub stdio: Option<[OwnedFd; 3]>,
 }
 
 /// A process started by `exec`, a child of the calling process.
@@ -45,7 +47,11 @@ impl Container {
             }
             s => return Err(self.wrong_state(s, "cannot exec in a stopped container")),
         }
-        let plan = self.join_plan(process, opts.console_socket, opts.preserve_fds)?;
+        let mut plan = self.join_plan(process, opts.console_socket, opts.preserve_fds)?;
+        plan.stdio = opts
+            .stdio
+            .as_ref()
+            .map(|s| s.each_ref().map(|f| f.as_raw_fd()));
         let (ours, theirs) = Channel::pair().sys("socketpair", || "setup channel".into())?;
         let cgroup_fd = self.stored.cgroup.v2_fd()?;
         let for_children = self.for_children_flags();
@@ -151,6 +157,7 @@ impl Container {
             ns_flags,
             in_user,
             console_socket,
+            stdio: None,
             close_fds: self.dir.lock_fd().into_iter().collect(),
         })
     }

@@ -52,6 +52,7 @@ steps! {
     ReadonlyRoot,
     FinalPropagation,
     Console,
+    Stdio,
     ExecLookup,
     ExecFifo,
     Keyring,

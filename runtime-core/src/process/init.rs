@@ -39,6 +39,8 @@ pub struct InitPlan {
     /// wait for `start`.
     pub state_dir: Option<OwnedFd>,
     pub console_socket: Option<OwnedFd>,
+    /// fds to become stdin, stdout and stderr; `None` keeps the runtime's own.
+    pub stdio: Option<[i32; 3]>,
     /// Name of a new session keyring, unless `--no-new-keyring`.
     pub keyring: Option<CString>,
     /// The runtime's fds that must not live on in the init (the state directory's lock).
@@ -51,6 +53,10 @@ pub fn run(plan: &InitPlan, chan: &Channel) -> ! {
     // (CVE-2019-5736) or its fds. execve makes the user's program dumpable again.
     let _ = p::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     plan.close_fds.iter().for_each(|fd| fs::close(*fd));
+    if let Err(f) = setup::stdio(plan.stdio) {
+        let _ = chan.send(Msg::Failed(f));
+        p::exit_now(1)
+    }
     match setup_all(plan, chan) {
         Ok((which, host_pid)) => report_late(wait_and_exec(plan, which, host_pid)),
         Err(f) => {

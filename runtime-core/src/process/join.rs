@@ -19,6 +19,8 @@ pub struct JoinPlan {
     pub ns_flags: i32,
     pub in_user: bool,
     pub console_socket: Option<OwnedFd>,
+    /// fds to become stdin, stdout and stderr; `None` keeps the runtime's own.
+    pub stdio: Option<[i32; 3]>,
     /// The runtime's fds that must not live on in the child (the state directory's lock).
     pub close_fds: Vec<i32>,
 }
@@ -40,6 +42,7 @@ pub fn run(plan: &JoinPlan, chan: &Channel) -> ! {
 
 fn prepare(plan: &JoinPlan, chan: &Channel) -> Result<usize, Fail> {
     chan.expect_continue().at(Step::Protocol, 0)?;
+    setup::stdio(plan.stdio)?;
     if plan.ns_flags != 0 {
         p::setns(plan.init.as_raw_fd(), plan.ns_flags).at(Step::JoinNamespace, 0)?;
     }

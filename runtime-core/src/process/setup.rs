@@ -8,6 +8,23 @@ use crate::rootfs::resolve::{open_in_root, Create};
 use crate::sys::{fs, process as p, socket, tty, Errno};
 use std::os::fd::{AsRawFd, RawFd};
 
+/// Makes the caller's chosen fds the process's stdin, stdout and stderr (the shim passes
+/// containerd's FIFOs this way). Sources below 3 are first moved out of the way, so one
+/// `dup3` cannot clobber the source of the next.
+pub fn stdio(fds: Option<[RawFd; 3]>) -> Result<(), Fail> {
+    let Some(mut fds) = fds else { return Ok(()) };
+    for (i, fd) in fds.iter_mut().enumerate() {
+        if *fd < 3 {
+            let high = fs::dup_cloexec(*fd, 3).at(Step::Stdio, i)?;
+            *fd = std::os::fd::IntoRawFd::into_raw_fd(high);
+        }
+    }
+    for (i, fd) in fds.iter().enumerate() {
+        fs::dup2(*fd, i as RawFd).at(Step::Stdio, i)?;
+    }
+    Ok(())
+}
+
 /// rlimits, personality, I/O priority, scheduler, CPU affinity and memory policy.
 /// (oomScoreAdj is written by the runtime: /proc/self of a non-dumpable process is not ours
 /// to write in a user namespace.)

@@ -36,11 +36,32 @@ pub enum Forked {
 /// The child must only do what is safe after fork in the calling process: if the caller may
 /// have threads, only async-signal-safe work until execve or _exit.
 pub unsafe fn clone3(flags: u64, cgroup: Option<RawFd>) -> SysResult<Forked> {
+    clone3_signal(flags, cgroup, libc::SIGCHLD)
+}
+
+/// A child that sends no SIGCHLD when it exits (`exit_signal` 0) is invisible to a reaper
+/// that calls `waitpid(-1)` without `__WALL` (the shim crate's): the runtime's helpers (hooks)
+/// are then waited for by the runtime alone, with `wait_helper`.
+///
+/// # Safety
+/// As `clone3`.
+pub unsafe fn clone3_quiet(flags: u64) -> SysResult<Forked> {
+    clone3_signal(flags, None, 0)
+}
+
+/// Waits for a child made by `clone3_quiet`.
+pub fn wait_helper(pid: i32) -> SysResult<Exit> {
+    let mut status = 0;
+    retry(|| unsafe { libc::waitpid(pid, &mut status, libc::__WALL) as libc::c_long })?;
+    Ok(decode_status(status))
+}
+
+unsafe fn clone3_signal(flags: u64, cgroup: Option<RawFd>, signal: i32) -> SysResult<Forked> {
     let mut pidfd: RawFd = -1;
     let mut args = CloneArgs {
         flags: flags | CLONE_PIDFD,
         pidfd: &mut pidfd as *mut RawFd as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        exit_signal: signal as u64,
         ..Default::default()
     };
     if let Some(fd) = cgroup {
