@@ -37,10 +37,12 @@ impl Container {
         let fifo = self.dir.fifo();
         let path = crate::rootfs::resolve::cstring(&fifo, "exec fifo")?;
         let what = || format!("exec fifo {}", fifo.display());
-        let r = fs::openat(libc::AT_FDCWD, &path, libc::O_RDONLY | libc::O_NONBLOCK, 0)
-            .sys("open", what)?;
+        // The pidfd first: once the fifo is open the program may run, exit and be reaped by
+        // a fast subreaper (containerd's shims) before we could name its pid.
         let pidfd = p::pidfd_open(self.stored.pid)
             .sys("pidfd_open", || format!("init pid {}", self.stored.pid))?;
+        let r = fs::openat(libc::AT_FDCWD, &path, libc::O_RDONLY | libc::O_NONBLOCK, 0)
+            .sys("open", what)?;
         let mut seen = Vec::new();
         loop {
             let mut fds = [pollin(r.as_raw_fd()), pollin(pidfd.as_raw_fd())];
