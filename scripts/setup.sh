@@ -10,6 +10,10 @@ command -v ps >/dev/null 2>&1 || need+=(procps)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 # The seccomp tests compare berth with runc on the same bundle.
 command -v runc >/dev/null 2>&1 || need+=(runc)
+# The shim tests run a private containerd (1.6 in Debian 12) and drive it with ctr; `script`
+# (bsdutils) gives ctr a terminal.
+command -v containerd >/dev/null 2>&1 || need+=(containerd)
+command -v script >/dev/null 2>&1 || need+=(bsdutils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -6,6 +6,8 @@
 //! `/berth-test-<test>`, and is removed by `Bundle`'s `Drop`, which also force-deletes any
 //! container the test left.
 
+pub mod containerd;
+
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,0 +1,274 @@
+//! A process's stdio as containerd names it: FIFO paths (what `ctr` gives), `binary://` (a
+//! logging program fed through pipes), `file://` (a file appended to), or nothing
+//! (/dev/null). Without a terminal, stdout and stderr FIFOs are handed to the process itself,
+//! so no copy thread runs and nothing sits between the container and containerd. stdin goes
+//! through a pipe the shim feeds, so `CloseIO` can end it; a terminal needs copies both ways.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
+use std::process::{Command, Stdio as Std};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Copy threads only move bytes: a small stack is plenty.
+const COPY_STACK: usize = 64 * 1024;
+
+#[derive(Clone, Debug, Default)]
+pub struct Stdio {
+    pub stdin: String,
+    pub stdout: String,
+    pub stderr: String,
+    pub terminal: bool,
+}
+
+/// What stays with a process after it started: its stdin writer, its pty, its copiers.
+#[derive(Default)]
+pub struct Io {
+    stdin: Arc<Mutex<Option<File>>>,
+    console: Option<File>,
+    output: Vec<JoinHandle<()>>,
+}
+
+/// Stdio made ready before the process exists.
+pub struct Prepared {
+    /// The process's own stdin, stdout, stderr (no terminal).
+    pub fds: Option<[OwnedFd; 3]>,
+    /// With a terminal: our end of the console socket, and the end berth-core sends the pty on.
+    pub console: Option<(UnixStream, OwnedFd)>,
+    pub io: Io,
+}
+
+pub fn prepare(s: &Stdio, id: &str, namespace: &str) -> std::io::Result<Prepared> {
+    let mut io = Io::default();
+    if s.terminal {
+        let (ours, theirs) = UnixStream::pair()?;
+        return Ok(Prepared {
+            fds: None,
+            console: Some((ours, theirs.into())),
+            io,
+        });
+    }
+    let stdin = match s.stdin.as_str() {
+        "" => null()?,
+        path => io.feed_stdin(path)?,
+    };
+    let (stdout, stderr) = if let Some(url) = s.stdout.strip_prefix("binary://") {
+        io.logger(url, id, namespace)?
+    } else if let Some(path) = s.stdout.strip_prefix("file://") {
+        let f = OpenOptions::new().append(true).create(true).open(path)?;
+        let dup = f.try_clone()?;
+        (OwnedFd::from(f), OwnedFd::from(dup))
+    } else {
+        (output(&s.stdout)?, output(&s.stderr)?)
+    };
+    Ok(Prepared {
+        fds: Some([stdin, stdout, stderr]),
+        console: None,
+        io,
+    })
+}
+
+impl Io {
+    /// With a terminal, once the pty master has come back: copy it to stdout, stdin to it.
+    pub fn attach_console(&mut self, master: File, s: &Stdio) -> std::io::Result<()> {
+        if !s.stdout.is_empty() {
+            let mut out = File::from(output(&s.stdout)?);
+            let mut from = master.try_clone()?;
+            self.output.push(spawn_copy(move || {
+                // EIO once the last process holding the pty's other side is gone.
+                let _ = copy(&mut from, &mut out);
+            })?);
+        }
+        if !s.stdin.is_empty() {
+            let path = s.stdin.clone();
+            let mut to = master.try_clone()?;
+            spawn_copy(move || {
+                if let Ok(mut f) = File::open(&path) {
+                    let _ = copy(&mut f, &mut to);
+                }
+            })?;
+        }
+        self.console = Some(master);
+        Ok(())
+    }
+
+    pub fn resize(&self, width: u32, height: u32) -> std::io::Result<()> {
+        let Some(c) = &self.console else {
+            return Err(std::io::Error::other("the process has no terminal"));
+        };
+        let ws = libc::winsize {
+            ws_row: height as u16,
+            ws_col: width as u16,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCSWINSZ reads one winsize from the pointer.
+        match unsafe { libc::ioctl(c.as_raw_fd(), libc::TIOCSWINSZ, &ws) } {
+            0 => Ok(()),
+            _ => Err(std::io::Error::last_os_error()),
+        }
+    }
+
+    /// `CloseIO`: the process reads end-of-file on stdin.
+    pub fn close_stdin(&self) {
+        if let Ok(mut w) = self.stdin.lock() {
+            w.take();
+        }
+    }
+
+    /// Waits (a little) for the output copiers to drain what the process wrote, so an exit
+    /// is never reported before its output.
+    pub fn drain(&mut self, within: Duration) {
+        let end = Instant::now() + within;
+        for h in std::mem::take(&mut self.output) {
+            while !h.is_finished() && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            }
+        }
+    }
+
+    /// stdin through a pipe: the FIFO is opened (blocking until its writer comes) and copied
+    /// in a thread; `close_stdin` drops the pipe's writer.
+    fn feed_stdin(&mut self, path: &str) -> std::io::Result<OwnedFd> {
+        let (r, w) = pipe()?;
+        *self
+            .stdin
+            .lock()
+            .map_err(|_| std::io::Error::other("stdin lock"))? = Some(w);
+        let writer = self.stdin.clone();
+        let path = path.to_string();
+        spawn_copy(move || {
+            let Ok(mut fifo) = File::open(&path) else {
+                return;
+            };
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = fifo.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                let Ok(mut guard) = writer.lock() else { break };
+                let written = guard.as_mut().map(|w| w.write_all(&buf[..n]));
+                if !matches!(written, Some(Ok(()))) {
+                    break;
+                }
+            }
+            if let Ok(mut w) = writer.lock() {
+                w.take();
+            }
+        })?;
+        Ok(r.into())
+    }
+
+    /// `binary://PATH?k=v`: containerd's logging-driver protocol. The program gets the
+    /// container's stdout and stderr as fds 3 and 4, closes fd 5 when it is ready, and learns
+    /// whose logs these are from CONTAINER_ID and CONTAINER_NAMESPACE.
+    fn logger(&mut self, url: &str, id: &str, ns: &str) -> std::io::Result<(OwnedFd, OwnedFd)> {
+        let (path, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut args = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            args.push(k.to_string());
+            if !v.is_empty() {
+                args.push(v.to_string());
+            }
+        }
+        let (out_r, out_w) = pipe()?;
+        let (err_r, err_w) = pipe()?;
+        let (ready_r, ready_w) = pipe()?;
+        let extra = [out_r.as_raw_fd(), err_r.as_raw_fd(), ready_w.as_raw_fd()];
+        let mut cmd = Command::new(path);
+        cmd.args(&args)
+            .env("CONTAINER_ID", id)
+            .env("CONTAINER_NAMESPACE", ns)
+            .stdin(Std::null())
+            .stdout(Std::null())
+            .stderr(Std::null());
+        // SAFETY: only dup2 between fork and exec, which is async-signal-safe.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                for (i, fd) in extra.iter().enumerate() {
+                    if libc::dup2(*fd, 3 + i as RawFd) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        cmd.spawn()?;
+        drop((out_r, err_r, ready_w));
+        // The logger is ready when it closes its end (or exits).
+        let mut ready = ready_r;
+        let _ = ready.read(&mut [0u8; 1]);
+        Ok((out_w.into(), err_w.into()))
+    }
+}
+
+fn spawn_copy(f: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("io".into())
+        .stack_size(COPY_STACK)
+        .spawn(f)
+}
+
+fn copy(from: &mut File, to: &mut File) -> std::io::Result<()> {
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = from.read(&mut buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        to.write_all(&buf[..n])?;
+    }
+}
+
+fn null() -> std::io::Result<OwnedFd> {
+    Ok(OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")?
+        .into())
+}
+
+/// An output FIFO for the process: write-only when containerd already reads it (it opens its
+/// side before asking to create), else read-write so the open cannot block. Blocking mode is
+/// restored for the process's sake.
+fn output(path: &str) -> std::io::Result<OwnedFd> {
+    if path.is_empty() {
+        return null();
+    }
+    let f = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .or_else(|e| match e.raw_os_error() {
+            Some(libc::ENXIO) => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path),
+            _ => Err(e),
+        })?;
+    // SAFETY: F_GETFL/F_SETFL on an fd we own.
+    unsafe {
+        let flags = libc::fcntl(f.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(f.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+    }
+    Ok(f.into())
+}
+
+fn pipe() -> std::io::Result<(File, File)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two fds we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both fds are new and ours.
+    Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
+}

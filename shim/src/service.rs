@@ -1,0 +1,93 @@
+//! The shim's entry points as containerd calls them: `start` (launch or reuse a shim
+//! process), `delete` (clean up after a shim that died), and the long-running server.
+
+use crate::task::Tasks;
+use containerd_shim::api::DeleteResponse;
+use containerd_shim::publisher::RemotePublisher;
+use containerd_shim::{Config, ExitSignal, Flags, StartOpts};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Annotations that put several containers in one shim: CRI's pod sandbox, and the group
+/// containerd's runc shim honours.
+const GROUP_ANNOTATIONS: [&str; 2] = [
+    "io.kubernetes.cri.sandbox-id",
+    "io.containerd.runc.v2.group",
+];
+
+pub struct Service {
+    namespace: String,
+    id: String,
+    bundle: PathBuf,
+    exit: Arc<ExitSignal>,
+}
+
+/// Where berth keeps the state of this namespace's containers.
+pub fn state_root(namespace: &str) -> PathBuf {
+    let base =
+        std::env::var_os("BERTH_SHIM_ROOT").map_or("/run/containerd/berth".into(), PathBuf::from);
+    base.join(namespace)
+}
+
+impl containerd_shim::Shim for Service {
+    type T = Tasks;
+
+    fn new(_runtime_id: &str, args: &Flags, _config: &mut Config) -> Self {
+        Service {
+            namespace: args.namespace.clone(),
+            id: args.id.clone(),
+            bundle: PathBuf::from(&args.bundle),
+            exit: Arc::new(ExitSignal::default()),
+        }
+    }
+
+    fn start_shim(&mut self, opts: StartOpts) -> containerd_shim::Result<String> {
+        let bundle = std::env::current_dir().map_err(|e| other(format!("cwd: {e}")))?;
+        let grouping = group(&bundle).unwrap_or_else(|| opts.id.clone());
+        let (_pid, address) = containerd_shim::spawn(opts, &grouping, Vec::new())?;
+        containerd_shim::util::write_address(&address)?;
+        Ok(address)
+    }
+
+    /// After a shim died: remove what it left of the container (its process, cgroup, state,
+    /// rootfs mount) and report it killed.
+    fn delete_shim(&mut self) -> containerd_shim::Result<DeleteResponse> {
+        let bundle = if self.bundle.as_os_str().is_empty() {
+            std::env::current_dir().unwrap_or_default()
+        } else {
+            self.bundle.clone()
+        };
+        let rt = berth_core::Runtime::new(state_root(&self.namespace));
+        if let Ok(c) = rt.load(&self.id) {
+            let _ = c.delete(true);
+        }
+        crate::task::unmount_rootfs(&bundle);
+        let mut resp = DeleteResponse::new();
+        resp.exit_status = 128 + libc::SIGKILL as u32;
+        resp.exited_at = Some(containerd_shim::util::timestamp()?).into();
+        Ok(resp)
+    }
+
+    fn wait(&mut self) {
+        self.exit.wait();
+    }
+
+    fn create_task_service(&self, publisher: RemotePublisher) -> Tasks {
+        Tasks::new(&self.namespace, publisher, self.exit.clone())
+    }
+}
+
+/// The group a container's shim belongs to, from its bundle's annotations.
+fn group(bundle: &Path) -> Option<String> {
+    let text = std::fs::read(bundle.join("config.json")).ok()?;
+    let spec: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    let annotations = spec.get("annotations")?;
+    GROUP_ANNOTATIONS
+        .iter()
+        .find_map(|k| annotations.get(k)?.as_str().filter(|v| !v.is_empty()))
+        .map(str::to_string)
+}
+
+pub fn other(msg: impl Into<String>) -> containerd_shim::Error {
+    containerd_shim::Error::Other(msg.into())
+}

@@ -1,0 +1,262 @@
+//! containerd runs containers on berth, through `ctr`: with Berth's own shim
+//! (`io.containerd.berth.v2`, berth-core in-process) and with containerd's runc shim calling
+//! the `berth` binary. Every scenario runs both ways against a private containerd.
+
+use berth_tests::containerd::{Containerd, Via, IMAGE};
+use berth_tests::*;
+use std::time::Duration;
+
+fn out(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn errtext(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// One #[test] per way of reaching berth.
+macro_rules! both_ways {
+    ($($name:ident),* $(,)?) => {
+        mod shim {
+            $(#[test] fn $name() { super::$name(berth_tests::containerd::Via::Shim, "s") })*
+        }
+        mod runc_shim {
+            $(#[test] fn $name() { super::$name(berth_tests::containerd::Via::RuncShim, "r") })*
+        }
+    };
+}
+
+both_ways!(
+    run_rm_propagates_the_exit_code_and_stdout,
+    exec_kill_pause_resume_and_metrics,
+    a_terminal_with_its_size,
+    twenty_containers_at_once,
+    an_oom_kill_is_reported,
+    writes_land_in_the_snapshots_upper_layer_only,
+    bad_input_is_answered_with_an_error,
+);
+
+fn run_rm_propagates_the_exit_code_and_stdout(via: Via, tag: &str) {
+    let c = Containerd::start(&format!("run{tag}"));
+    let o = c.run(
+        via,
+        &["--rm"],
+        "c1",
+        &["sh", "-c", "echo hello; cat /etc/layer2; exit 3"],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", errtext(&o));
+    assert_eq!(out(&o), "hello\nfrom layer 2\n");
+    // A container that exits at once still hands over all its output.
+    let o = c.run(via, &["--rm"], "c2", &["sh", "-c", "seq 1 20000"]);
+    assert!(o.status.success(), "{}", errtext(&o));
+    assert_eq!(out(&o).lines().count(), 20000);
+    assert!(out(&o).ends_with("19999\n20000\n"));
+}
+
+fn exec_kill_pause_resume_and_metrics(via: Via, tag: &str) {
+    let c = Containerd::start(&format!("ops{tag}"));
+    let o = c.run(via, &["-d"], "d1", &["sleep", "1000"]);
+    assert!(o.status.success(), "{}", errtext(&o));
+    let o = c.ctr(&[
+        "task",
+        "exec",
+        "--exec-id",
+        "e1",
+        "d1",
+        "sh",
+        "-c",
+        "echo in-exec; exit 5",
+    ]);
+    assert_eq!((o.status.code(), out(&o).as_str()), (Some(5), "in-exec\n"));
+    let status = || out(&c.ctr(&["task", "ls"]));
+    assert!(c.ctr(&["task", "pause", "d1"]).status.success());
+    assert!(status().contains("PAUSED"), "{}", status());
+    assert!(c.ctr(&["task", "resume", "d1"]).status.success());
+    assert!(status().contains("RUNNING"), "{}", status());
+    let m = out(&c.ctr(&["task", "metrics", "d1"]));
+    assert!(
+        m.contains("memory.usage_in_bytes") || m.contains("memory.usage"),
+        "{m}"
+    );
+    let ps = out(&c.ctr(&["task", "ps", "d1"]));
+    assert_eq!(ps.lines().count(), 2, "{ps}");
+    assert!(c
+        .ctr(&["task", "kill", "-s", "KILL", "d1"])
+        .status
+        .success());
+    assert!(
+        eventually(10, || status().contains("STOPPED")),
+        "{}",
+        status()
+    );
+    let o = c.ctr(&["task", "kill", "-s", "KILL", "d1"]);
+    assert!(
+        !o.status.success() && errtext(&o).contains("process already finished"),
+        "{}",
+        errtext(&o)
+    );
+    assert!(c.ctr(&["task", "delete", "d1"]).status.success());
+    assert!(c.ctr(&["container", "rm", "d1"]).status.success());
+}
+
+fn a_terminal_with_its_size(via: Via, tag: &str) {
+    let c = Containerd::start(&format!("tty{tag}"));
+    let rt = Containerd::runtime_args(via).join(" ");
+    // `script` gives ctr the terminal it wants; the container sees a pty of that size once
+    // ctr has sent it (it resizes around start, so the container polls; busybox's stty
+    // exits 0 even when the size is still 0x0).
+    let line = format!(
+        "stty rows 31 cols 101; ctr --address {} --namespace berth-test run --rm -t {rt} {IMAGE} t1 \
+         sh -c 'tty; for i in $(seq 100); do s=$(stty size 2>/dev/null); \
+         case \"$s\" in [1-9]*) break;; esac; sleep 0.05; done; echo size $s; exit 4'",
+        c.address().display()
+    );
+    let o = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = out(&o);
+    assert_eq!(o.status.code(), Some(4), "{text}");
+    assert!(text.contains("/dev/pts/0"), "{text:?}");
+    assert!(text.contains("size 31 101"), "{text:?}");
+}
+
+fn twenty_containers_at_once(via: Via, tag: &str) {
+    let c = Containerd::start(&format!("many{tag}"));
+    let rt = Containerd::runtime_args(via);
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            let id = format!("m{i}");
+            let script = format!("echo {id}; exit {}", i % 7);
+            let mut args: Vec<&str> = vec!["run", "--rm"];
+            args.extend(rt.iter().map(String::as_str));
+            args.extend([IMAGE, &id, "sh", "-c", &script]);
+            let mut cmd = c.ctr_cmd(&args);
+            cmd.stdout(std::process::Stdio::piped());
+            cmd.stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some((i % 7) as i32),
+            "m{i}: {}",
+            errtext(&o)
+        );
+        assert_eq!(out(&o), format!("m{i}\n"));
+    }
+}
+
+fn an_oom_kill_is_reported(via: Via, tag: &str) {
+    let c = Containerd::start(&format!("oom{tag}"));
+    let mut events = c.ctr_cmd(&["events"]);
+    events.stdout(std::process::Stdio::piped());
+    let mut events = events.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let o = c.run(
+        via,
+        &["--rm", "--memory-limit", "33554432"],
+        "o1",
+        &["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1"],
+    );
+    assert_eq!(o.status.code(), Some(137), "{}", errtext(&o));
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = events.kill();
+    let seen = events.wait_with_output().unwrap();
+    let seen = out(&seen);
+    assert!(seen.contains("/tasks/oom"), "no OOM event in:\n{seen}");
+}
+
+fn writes_land_in_the_snapshots_upper_layer_only(via: Via, tag: &str) {
+    let c = Containerd::start(&format!("cow{tag}"));
+    let o = c.run(
+        via,
+        &[],
+        "w1",
+        &[
+            "sh",
+            "-c",
+            "echo new > /newfile; echo changed > /etc/layer2",
+        ],
+    );
+    assert!(o.status.success(), "{}", errtext(&o));
+    let snaps = c
+        .dir
+        .join("root/io.containerd.snapshotter.v1.overlayfs/snapshots");
+    let found = |name: &str| -> Vec<std::path::PathBuf> {
+        let mut hits = Vec::new();
+        for s in std::fs::read_dir(&snaps).unwrap().flatten() {
+            let p = s.path().join("fs").join(name);
+            if p.exists() {
+                hits.push(p);
+            }
+        }
+        hits
+    };
+    let new = found("newfile");
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(std::fs::read_to_string(&new[0]).unwrap(), "new\n");
+    // The image's layer keeps its file; the changed copy is in the same upper directory.
+    let layer2 = found("etc/layer2");
+    assert_eq!(layer2.len(), 2, "{layer2:?}");
+    let texts: Vec<String> = layer2
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert!(texts.contains(&"from layer 2\n".to_string()), "{texts:?}");
+    let upper = new[0].parent().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(upper.join("etc/layer2")).unwrap(),
+        "changed\n"
+    );
+    // ctr run deleted the task; the container goes now (its snapshot with containerd's GC).
+    assert!(c.ctr(&["container", "rm", "w1"]).status.success());
+}
+
+fn bad_input_is_answered_with_an_error(via: Via, tag: &str) {
+    let c = Containerd::start(&format!("bad{tag}"));
+    // A program the image does not have: create fails, and says which.
+    let o = c.run(via, &["--rm"], "b1", &["/no/such/program"]);
+    assert!(!o.status.success());
+    assert!(errtext(&o).contains("/no/such/program"), "{}", errtext(&o));
+    // A rootfs that does not exist.
+    let o = c.ctr(
+        &[
+            &["run", "--rm", "--rootfs"][..],
+            &Containerd::runtime_args(via)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            &["/no/such/rootfs", "b2", "true"],
+        ]
+        .concat(),
+    );
+    assert!(!o.status.success());
+    assert!(errtext(&o).contains("/no/such/rootfs"), "{}", errtext(&o));
+    if matches!(via, Via::Shim) {
+        // Runtime options the berth shim does not take are refused by their type.
+        let o = c.run(
+            via,
+            &["--rm", "--runtime-config-path", "/dev/null"],
+            "b3",
+            &["true"],
+        );
+        assert!(!o.status.success());
+        assert!(
+            errtext(&o).contains("unknown runtime options type"),
+            "{}",
+            errtext(&o)
+        );
+    }
+    // Every failed container's shim went away; the next container runs.
+    assert!(
+        eventually(10, || c.shims().is_empty()),
+        "shims hang on: {:?}",
+        c.shims()
+    );
+    let o = c.run(via, &["--rm"], "b4", &["true"]);
+    assert!(o.status.success(), "{}", errtext(&o));
+}
