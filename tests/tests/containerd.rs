@@ -260,3 +260,31 @@ fn bad_input_is_answered_with_an_error(via: Via, tag: &str) {
     let o = c.run(via, &["--rm"], "b4", &["true"]);
     assert!(o.status.success(), "{}", errtext(&o));
 }
+
+/// Containers of one group (a Kubernetes pod, or runc's group annotation) share one shim.
+#[test]
+fn containers_of_one_group_share_one_shim() {
+    let c = Containerd::start("group");
+    let group = ["--annotation", "io.containerd.runc.v2.group=pod1"];
+    for id in ["g1", "g2"] {
+        let o = c.run(
+            Via::Shim,
+            &[&["-d"][..], &group].concat(),
+            id,
+            &["sleep", "1000"],
+        );
+        assert!(o.status.success(), "{}", errtext(&o));
+    }
+    let o = c.run(Via::Shim, &["-d"], "alone", &["sleep", "1000"]);
+    assert!(o.status.success(), "{}", errtext(&o));
+    assert_eq!(
+        c.shims().len(),
+        2,
+        "g1 and g2 share a shim; alone has its own"
+    );
+    // Both grouped containers answer through the shared shim.
+    for id in ["g1", "g2"] {
+        let o = c.ctr(&["task", "exec", "--exec-id", "x", id, "echo", id]);
+        assert_eq!(out(&o), format!("{id}\n"), "{}", errtext(&o));
+    }
+}
