@@ -22,6 +22,9 @@ pub struct State {
     pub pid: i32,
     pub status: Status,
     pub exit: Option<Exit>,
+    /// TaskStart / TaskExecStarted went out: a TaskExit may follow.
+    announced: bool,
+    exit_published: bool,
 }
 
 pub struct Proc {
@@ -49,6 +52,8 @@ impl Proc {
                 pid: 0,
                 status: Status::Created,
                 exit: None,
+                announced: false,
+                exit_published: false,
             }),
             exited: Condvar::new(),
             io: Mutex::new(Io::default()),
@@ -90,6 +95,23 @@ impl Proc {
         });
         self.exited.notify_all();
         true
+    }
+
+    /// The exit to announce now, once: only after the start was announced, so containerd
+    /// never hears of an exit before the start.
+    pub fn exit_to_publish(&self) -> Option<Exit> {
+        let mut s = self.state();
+        if !s.announced || s.exit_published {
+            return None;
+        }
+        let e = s.exit.clone()?;
+        s.exit_published = true;
+        Some(e)
+    }
+
+    /// The start was announced (or will never be: a deleted, unstarted process).
+    pub fn announce(&self) {
+        self.state().announced = true;
     }
 
     /// Blocks until the process has exited.

@@ -72,8 +72,12 @@ impl containerd_shim::Shim for Service {
         self.exit.wait();
     }
 
+    /// The crate's own publisher is dropped (closing its connection): events are sent by a
+    /// client of ours that names event types without protobuf reflection.
     fn create_task_service(&self, publisher: RemotePublisher) -> Tasks {
-        Tasks::new(&self.namespace, publisher, self.exit.clone())
+        drop(publisher);
+        let address = std::env::var("TTRPC_ADDRESS").unwrap_or_default();
+        Tasks::new(&self.namespace, &address, self.exit.clone())
     }
 }
 

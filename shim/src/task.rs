@@ -9,15 +9,16 @@ use berth_core::oci_spec::runtime::{LinuxResources, Process};
 use berth_core::{ConsoleSocket, Container, CreateOptions, ExecOptions, Runtime};
 use containerd_shim::api::Empty;
 use containerd_shim::api::{self, Status as TaskStatus};
-use containerd_shim::event::Event;
 use containerd_shim::monitor::{monitor_subscribe, Subject, Topic};
+use containerd_shim::protos::api::{Envelope, ForwardRequest};
 use containerd_shim::protos::events::task as ev;
+use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
-use containerd_shim::protos::protobuf::{Message, MessageField};
+use containerd_shim::protos::protobuf::{Message, MessageDyn, MessageField};
 use containerd_shim::protos::shim::oci::Options as RuncOptions;
+use containerd_shim::protos::shim_sync::{Client, EventsClient};
 use containerd_shim::protos::topics;
 use containerd_shim::protos::ttrpc::{self, Code};
-use containerd_shim::publisher::RemotePublisher;
 use containerd_shim::{ExitSignal, TtrpcContext, TtrpcResult};
 use std::collections::HashMap;
 use std::fs::File;
@@ -32,7 +33,7 @@ pub struct Tasks {
 struct Inner {
     namespace: String,
     runtime: Runtime,
-    publisher: RemotePublisher,
+    events: Option<EventsClient>,
     containers: Mutex<HashMap<String, Arc<Ctr>>>,
     book: Mutex<ExitBook>,
     exit: Arc<ExitSignal>,
@@ -84,11 +85,17 @@ fn now() -> Timestamp {
 }
 
 impl Tasks {
-    pub fn new(namespace: &str, publisher: RemotePublisher, exit: Arc<ExitSignal>) -> Tasks {
+    /// `ttrpc_address` is containerd's event socket.
+    pub fn new(namespace: &str, ttrpc_address: &str, exit: Arc<ExitSignal>) -> Tasks {
+        let events = containerd_shim::util::connect(ttrpc_address)
+            .map_err(|e| log::error!("cannot reach containerd for events: {e}"))
+            .ok()
+            .and_then(|fd| Client::new(fd).ok())
+            .map(EventsClient::new);
         let inner = Arc::new(Inner {
             namespace: namespace.to_string(),
             runtime: Runtime::new(state_root(namespace)),
-            publisher,
+            events,
             containers: Mutex::default(),
             book: Mutex::default(),
             exit,
@@ -113,9 +120,24 @@ impl Tasks {
 }
 
 impl Inner {
-    fn publish(&self, topic: &str, event: Box<dyn Event>) {
-        let ctx = ttrpc::context::Context::default();
-        if let Err(e) = self.publisher.publish(ctx, topic, &self.namespace, event) {
+    /// Sends an event to containerd. The type is named here rather than looked up through
+    /// protobuf reflection, whose descriptor tables would cost every shim ~300 KiB of heap.
+    fn publish(&self, topic: &str, type_name: &str, event: &dyn MessageDyn) {
+        let Some(client) = &self.events else { return };
+        let mut any = Any::new();
+        any.type_url = format!("containerd.events.{type_name}");
+        any.value = match event.write_to_bytes_dyn() {
+            Ok(v) => v,
+            Err(e) => return log::warn!("encoding {topic}: {e}"),
+        };
+        let mut env = Envelope::new();
+        env.topic = topic.to_string();
+        env.namespace = self.namespace.clone();
+        env.timestamp = MessageField::some(now());
+        env.event = MessageField::some(any);
+        let mut req = ForwardRequest::new();
+        req.envelope = MessageField::some(env);
+        if let Err(e) = client.forward(ttrpc::context::Context::default(), &req) {
             log::warn!("publishing {topic}: {e}");
         }
     }
@@ -177,10 +199,16 @@ impl Inner {
     }
 
     fn finish(&self, cid: &str, p: &Proc, code: i32) {
-        let at = now();
-        if !p.set_exited(code, at.clone()) {
-            return;
+        if p.set_exited(code, now()) {
+            self.publish_exit(cid, p);
         }
+    }
+
+    /// TaskExit for `p`, if it exited and its start has been announced.
+    fn publish_exit(&self, cid: &str, p: &Proc) {
+        let Some(exit) = p.exit_to_publish() else {
+            return;
+        };
         let mut e = ev::TaskExit::new();
         e.container_id = cid.to_string();
         e.id = if p.exec_id.is_empty() {
@@ -189,9 +217,9 @@ impl Inner {
             p.exec_id.clone()
         };
         e.pid = p.pid() as u32;
-        e.exit_status = code as u32;
-        e.exited_at = MessageField::some(at);
-        self.publish(topics::TASK_EXIT_EVENT_TOPIC, Box::new(e));
+        e.exit_status = exit.code;
+        e.exited_at = MessageField::some(exit.at);
+        self.publish(topics::TASK_EXIT_EVENT_TOPIC, "TaskExit", &e);
     }
 
     fn with_container<T>(
@@ -412,7 +440,7 @@ impl containerd_shim::Task for Tasks {
         e.io = MessageField::some(tio);
         e.pid = pid;
         self.inner
-            .publish(topics::TASK_CREATE_EVENT_TOPIC, Box::new(e));
+            .publish(topics::TASK_CREATE_EVENT_TOPIC, "TaskCreate", &e);
         let mut resp = api::CreateTaskResponse::new();
         resp.pid = pid;
         Ok(resp)
@@ -431,7 +459,9 @@ impl containerd_shim::Task for Tasks {
             e.container_id = c.id.clone();
             e.pid = p.pid() as u32;
             self.inner
-                .publish(topics::TASK_START_EVENT_TOPIC, Box::new(e));
+                .publish(topics::TASK_START_EVENT_TOPIC, "TaskStart", &e);
+            p.announce();
+            self.inner.publish_exit(&c.id, &p);
             self.watch_oom(&c);
             p.pid()
         } else {
@@ -441,7 +471,9 @@ impl containerd_shim::Task for Tasks {
             e.exec_id = req.exec_id.clone();
             e.pid = pid as u32;
             self.inner
-                .publish(topics::TASK_EXEC_STARTED_EVENT_TOPIC, Box::new(e));
+                .publish(topics::TASK_EXEC_STARTED_EVENT_TOPIC, "TaskExecStarted", &e);
+            p.announce();
+            self.inner.publish_exit(&c.id, &p);
             pid
         };
         let mut resp = api::StartResponse::new();
@@ -522,6 +554,9 @@ impl containerd_shim::Task for Tasks {
             resp.exited_at = MessageField::some(e.at.clone());
         }
         if req.exec_id.is_empty() {
+            // An init that never started still had its exit: say so before the delete.
+            p.announce();
+            self.inner.publish_exit(&c.id, &p);
             let mut e = ev::TaskDelete::new();
             e.container_id = c.id.clone();
             e.id = c.id.clone();
@@ -529,7 +564,7 @@ impl containerd_shim::Task for Tasks {
             e.exit_status = resp.exit_status;
             e.exited_at = resp.exited_at.clone();
             self.inner
-                .publish(topics::TASK_DELETE_EVENT_TOPIC, Box::new(e));
+                .publish(topics::TASK_DELETE_EVENT_TOPIC, "TaskDelete", &e);
         }
         Ok(resp)
     }
@@ -555,7 +590,7 @@ impl containerd_shim::Task for Tasks {
         let mut e = ev::TaskPaused::new();
         e.container_id = c.id.clone();
         self.inner
-            .publish(topics::TASK_PAUSED_EVENT_TOPIC, Box::new(e));
+            .publish(topics::TASK_PAUSED_EVENT_TOPIC, "TaskPaused", &e);
         Ok(Empty::new())
     }
 
@@ -565,7 +600,7 @@ impl containerd_shim::Task for Tasks {
         let mut e = ev::TaskResumed::new();
         e.container_id = c.id.clone();
         self.inner
-            .publish(topics::TASK_RESUMED_EVENT_TOPIC, Box::new(e));
+            .publish(topics::TASK_RESUMED_EVENT_TOPIC, "TaskResumed", &e);
         Ok(Empty::new())
     }
 
@@ -588,6 +623,10 @@ impl containerd_shim::Task for Tasks {
         let sig = req.signal as i32;
         if req.exec_id.is_empty() {
             self.inner.with_container(&c, |ct| ct.kill(sig, req.all))?;
+            // A created container killed before start exits without a start: its exit is
+            // news anyway.
+            p.announce();
+            self.inner.publish_exit(&c.id, &p);
         } else {
             // SAFETY: a plain kill(2) of a pid the shim reaps itself, so it cannot be reused
             // before the exit is recorded above.
@@ -622,7 +661,7 @@ impl containerd_shim::Task for Tasks {
         e.container_id = c.id.clone();
         e.exec_id = req.exec_id.clone();
         self.inner
-            .publish(topics::TASK_EXEC_ADDED_EVENT_TOPIC, Box::new(e));
+            .publish(topics::TASK_EXEC_ADDED_EVENT_TOPIC, "TaskExecAdded", &e);
         Ok(Empty::new())
     }
 
@@ -707,7 +746,7 @@ impl Tasks {
             if let Some(inner) = weak.upgrade() {
                 let mut e = ev::TaskOOM::new();
                 e.container_id = id.clone();
-                inner.publish(topics::TASK_OOM_EVENT_TOPIC, Box::new(e));
+                inner.publish(topics::TASK_OOM_EVENT_TOPIC, "TaskOOM", &e);
             }
         });
         if let Err(e) = r {
