@@ -14,7 +14,7 @@ use containerd_shim::protos::api::{Envelope, ForwardRequest};
 use containerd_shim::protos::events::task as ev;
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
-use containerd_shim::protos::protobuf::{Message, MessageDyn, MessageField};
+use containerd_shim::protos::protobuf::{Message, MessageField};
 use containerd_shim::protos::shim::oci::Options as RuncOptions;
 use containerd_shim::protos::shim_sync::{Client, EventsClient};
 use containerd_shim::protos::topics;
@@ -122,11 +122,12 @@ impl Tasks {
 impl Inner {
     /// Sends an event to containerd. The type is named here rather than looked up through
     /// protobuf reflection, whose descriptor tables would cost every shim ~300 KiB of heap.
-    fn publish(&self, topic: &str, type_name: &str, event: &dyn MessageDyn) {
+    fn publish(&self, topic: &str, type_name: &str, event: &impl Message) {
         let Some(client) = &self.events else { return };
         let mut any = Any::new();
         any.type_url = format!("containerd.events.{type_name}");
-        any.value = match event.write_to_bytes_dyn() {
+        // Statically typed: write_to_bytes_dyn would build the descriptors after all.
+        any.value = match event.write_to_bytes() {
             Ok(v) => v,
             Err(e) => return log::warn!("encoding {topic}: {e}"),
         };
