@@ -36,6 +36,8 @@ pub struct Proc {
     state: Mutex<State>,
     exited: Condvar,
     pub io: Mutex<Io>,
+    /// An exec'd process's pidfd: signals reach it, never a process that reused its pid.
+    pub pidfd: Mutex<Option<std::os::fd::OwnedFd>>,
 }
 
 impl Proc {
@@ -57,6 +59,7 @@ impl Proc {
             }),
             exited: Condvar::new(),
             io: Mutex::new(Io::default()),
+            pidfd: Mutex::new(None),
         }
     }
 

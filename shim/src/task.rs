@@ -394,9 +394,11 @@ impl Tasks {
                 .map_err(|e| status(Code::UNKNOWN, format!("terminal: {e}")))?;
         }
         *lock(&p.io) = pio;
+        let pid = started.pid;
+        *lock(&p.pidfd) = Some(started.pidfd);
         p.set_running();
-        self.inner.register(&c.id, p, started.pid);
-        Ok(started.pid)
+        self.inner.register(&c.id, p, pid);
+        Ok(pid)
     }
 }
 
@@ -629,12 +631,15 @@ impl containerd_shim::Task for Tasks {
             p.announce();
             self.inner.publish_exit(&c.id, &p);
         } else {
-            // SAFETY: a plain kill(2) of a pid the shim reaps itself, so it cannot be reused
-            // before the exit is recorded above.
-            if unsafe { libc::kill(p.pid(), sig) } != 0 {
-                let e = std::io::Error::last_os_error();
-                return Err(status(Code::NOT_FOUND, format!("kill: {e}")));
-            }
+            let pidfd = lock(&p.pidfd);
+            let Some(fd) = pidfd.as_ref() else {
+                return Err(status(
+                    Code::NOT_FOUND,
+                    "the exec'd process has not started",
+                ));
+            };
+            berth_core::sys::process::pidfd_send_signal(fd.as_raw_fd(), sig)
+                .map_err(|e| status(Code::NOT_FOUND, format!("kill: {e}")))?;
         }
         Ok(Empty::new())
     }

@@ -171,6 +171,22 @@ impl Drop for Containerd {
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         cleanup_dir(&self.dir);
+        remove_namespace_cgroups();
+    }
+}
+
+/// ctr puts containers in /NAMESPACE/ID. A container removes its own cgroup; the namespace's
+/// parent stays behind when containers of it were deleted concurrently (runc leaves it too).
+/// Removed once empty: a test running at the same time keeps it, the last one takes it.
+fn remove_namespace_cgroups() {
+    let hierarchies = std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten();
+    let mut dirs: Vec<PathBuf> = hierarchies.map(|h| h.path().join(NS)).collect();
+    dirs.push(PathBuf::from("/sys/fs/cgroup").join(NS));
+    for d in dirs {
+        let _ = std::fs::remove_dir(d);
     }
 }
 

@@ -34,6 +34,7 @@ both_ways!(
     an_oom_kill_is_reported,
     writes_land_in_the_snapshots_upper_layer_only,
     bad_input_is_answered_with_an_error,
+    logs_go_to_a_file_or_a_logging_program,
 );
 
 fn run_rm_propagates_the_exit_code_and_stdout(via: Via, tag: &str) {
@@ -78,8 +79,27 @@ fn exec_kill_pause_resume_and_metrics(via: Via, tag: &str) {
         m.contains("memory.usage_in_bytes") || m.contains("memory.usage"),
         "{m}"
     );
-    let ps = out(&c.ctr(&["task", "ps", "d1"]));
-    assert_eq!(ps.lines().count(), 2, "{ps}");
+    let ps = || out(&c.ctr(&["task", "ps", "d1"])).lines().count();
+    assert_eq!(ps(), 2, "a header and the init");
+    // A detached exec, killed by its exec id.
+    let o = c.ctr(&[
+        "task",
+        "exec",
+        "--detach",
+        "--exec-id",
+        "e2",
+        "d1",
+        "sleep",
+        "500",
+    ]);
+    assert!(o.status.success(), "{}", errtext(&o));
+    assert_eq!(ps(), 3);
+    let o = c.ctr(&["task", "kill", "--exec-id", "e2", "-s", "KILL", "d1"]);
+    assert!(o.status.success(), "{}", errtext(&o));
+    assert!(
+        eventually(10, || ps() == 2),
+        "the exec'd sleep survived its kill"
+    );
     assert!(c
         .ctr(&["task", "kill", "-s", "KILL", "d1"])
         .status
@@ -287,4 +307,52 @@ fn containers_of_one_group_share_one_shim() {
         let o = c.ctr(&["task", "exec", "--exec-id", "x", id, "echo", id]);
         assert_eq!(out(&o), format!("{id}\n"), "{}", errtext(&o));
     }
+}
+
+/// `--log-uri`: `file://` appends the container's output to a file; `binary://` hands it to a
+/// logging program (containerd's protocol: stdout on fd 3, stderr on fd 4, fd 5 closed when
+/// ready, the container's id in CONTAINER_ID).
+fn logs_go_to_a_file_or_a_logging_program(via: Via, tag: &str) {
+    let c = Containerd::start(&format!("log{tag}"));
+    let file = c.dir.join("out.log");
+    let uri = format!("file://{}", file.display());
+    let o = c.run(
+        via,
+        &["--rm", "--log-uri", &uri],
+        "l1",
+        &["sh", "-c", "echo to-out; echo to-err >&2"],
+    );
+    assert!(o.status.success(), "{}", errtext(&o));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("to-out\n") && text.contains("to-err\n"),
+        "{text:?}"
+    );
+
+    let logger = c.dir.join("logger.sh");
+    std::fs::write(
+        &logger,
+        "#!/bin/sh\n# $1=dir $2=DIR\nexec 5>&-\ncat <&3 >\"$2/$CONTAINER_ID.out\" &\n\
+         cat <&4 >\"$2/$CONTAINER_ID.err\" &\nwait\n",
+    )
+    .unwrap();
+    let exec = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(&logger, exec).unwrap();
+    let uri = format!("binary://{}?dir={}", logger.display(), c.dir.display());
+    let o = c.run(
+        via,
+        &["--rm", "--log-uri", &uri],
+        "l2",
+        &["sh", "-c", "echo bin-out; echo bin-err >&2"],
+    );
+    assert!(o.status.success(), "{}", errtext(&o));
+    let read =
+        |ext: &str| std::fs::read_to_string(c.dir.join(format!("l2.{ext}"))).unwrap_or_default();
+    assert!(
+        eventually(5, || read("out") == "bin-out\n"
+            && read("err") == "bin-err\n"),
+        "out {:?} err {:?}",
+        read("out"),
+        read("err")
+    );
 }
