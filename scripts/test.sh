@@ -39,9 +39,6 @@ done
 if pgrep -f 'containerd.*/tmp/berth-tests/' >/dev/null; then
   echo "test: containerd or shims of the tests still running:"; pgrep -af 'containerd.*/tmp/berth-tests/'; left=1
 fi
-if find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d -name 'berth-test' 2>/dev/null | grep -q .; then
-  echo "test: containerd's test cgroups left behind:"; find /sys/fs/cgroup -maxdepth 2 -type d -name 'berth-test'; left=1
-fi
 # @seccomp is berth's cache of compiled filters, not a container.
 if [ -d /tmp/berth-tests/root ] && ls -A /tmp/berth-tests/root | grep -qv '^@seccomp$'; then
   echo "test: container state left behind:"; ls /tmp/berth-tests/root; left=1

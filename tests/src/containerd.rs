@@ -9,7 +9,6 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 pub const IMAGE: &str = "docker.io/library/berth-busybox:latest";
-const NS: &str = "berth-test";
 
 /// How the container reaches berth.
 #[derive(Clone, Copy, Debug)]
@@ -22,6 +21,9 @@ pub enum Via {
 
 pub struct Containerd {
     pub dir: PathBuf,
+    /// The containerd namespace, one per test: ctr puts containers in the cgroup /NS/ID, and
+    /// a parent of the test's own can be removed when the test ends without racing another.
+    pub ns: String,
     daemon: Child,
 }
 
@@ -71,7 +73,11 @@ impl Containerd {
             .stderr(log)
             .spawn()
             .expect("containerd is not installed: scripts/setup.sh installs it");
-        let c = Containerd { dir, daemon };
+        let c = Containerd {
+            dir,
+            ns: format!("berth-test-{name}"),
+            daemon,
+        };
         let end = Instant::now() + Duration::from_secs(20);
         while !c.ctr(&["version"]).status.success() {
             assert!(
@@ -98,7 +104,7 @@ impl Containerd {
         let mut c = Command::new("ctr");
         c.arg("--address")
             .arg(self.address())
-            .args(["--namespace", NS]);
+            .args(["--namespace", &self.ns]);
         c.args(args).stdin(Stdio::null());
         c
     }
@@ -171,22 +177,24 @@ impl Drop for Containerd {
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         cleanup_dir(&self.dir);
-        remove_namespace_cgroups();
+        self.remove_namespace_cgroups();
     }
 }
 
-/// ctr puts containers in /NAMESPACE/ID. A container removes its own cgroup; the namespace's
-/// parent stays behind when containers of it were deleted concurrently (runc leaves it too).
-/// Removed once empty: a test running at the same time keeps it, the last one takes it.
-fn remove_namespace_cgroups() {
-    let hierarchies = std::fs::read_dir("/sys/fs/cgroup")
-        .into_iter()
-        .flatten()
-        .flatten();
-    let mut dirs: Vec<PathBuf> = hierarchies.map(|h| h.path().join(NS)).collect();
-    dirs.push(PathBuf::from("/sys/fs/cgroup").join(NS));
-    for d in dirs {
-        let _ = std::fs::remove_dir(d);
+impl Containerd {
+    /// ctr puts containers in /NAMESPACE/ID. Each container removes its own cgroup; the
+    /// namespace's parent can stay behind when its containers were deleted concurrently
+    /// (runc leaves it too). The namespace is this test's alone, so it goes here.
+    fn remove_namespace_cgroups(&self) {
+        let hierarchies = std::fs::read_dir("/sys/fs/cgroup")
+            .into_iter()
+            .flatten()
+            .flatten();
+        let mut dirs: Vec<PathBuf> = hierarchies.map(|h| h.path().join(&self.ns)).collect();
+        dirs.push(PathBuf::from("/sys/fs/cgroup").join(&self.ns));
+        for d in dirs {
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }
 

@@ -126,10 +126,11 @@ fn a_terminal_with_its_size(via: Via, tag: &str) {
     // ctr has sent it (it resizes around start, so the container polls; busybox's stty
     // exits 0 even when the size is still 0x0).
     let line = format!(
-        "stty rows 31 cols 101; ctr --address {} --namespace berth-test run --rm -t {rt} {IMAGE} t1 \
+        "stty rows 31 cols 101; ctr --address {} --namespace {} run --rm -t {rt} {IMAGE} t1 \
          sh -c 'tty; for i in $(seq 100); do s=$(stty size 2>/dev/null); \
          case \"$s\" in [1-9]*) break;; esac; sleep 0.05; done; echo size $s; exit 4'",
-        c.address().display()
+        c.address().display(),
+        c.ns
     );
     let o = std::process::Command::new("script")
         .args(["-qec", &line, "/dev/null"])

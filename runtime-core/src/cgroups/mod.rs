@@ -234,18 +234,29 @@ impl Cgroup {
 }
 
 fn make_dirs(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
+    // A parent made by another container can vanish between our check and our mkdir, when
+    // that container is deleted meanwhile and the parent was empty: make it again.
+    for _ in 0..3 {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        if let Some(parent) = dir.parent() {
+            make_dirs(parent, created)?;
+        }
+        match std::fs::create_dir(dir) {
+            Ok(()) => {
+                created.push(dir.to_path_buf());
+                return inherit_cpuset(dir);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::Cgroup(format!("creating {}: {e}", dir.display()))),
+        }
     }
-    if let Some(parent) = dir.parent() {
-        make_dirs(parent, created)?;
-    }
-    match std::fs::create_dir(dir) {
-        Ok(()) => created.push(dir.to_path_buf()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
-        Err(e) => return Err(Error::Cgroup(format!("creating {}: {e}", dir.display()))),
-    }
-    inherit_cpuset(dir)
+    Err(Error::Cgroup(format!(
+        "creating {}: its parent keeps disappearing",
+        dir.display()
+    )))
 }
 
 fn inherit_cpuset(dir: &Path) -> Result<()> {
