@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Release binaries in target/release: berth, and containerd-shim-berth-v2 built the way it is
+# meant to run, static, position-dependent and optimised for size. A shim stays resident next
+# to every idle container, so its resident set is what counts: statically linked it maps no
+# libc.so (1.5 MiB resident in every process), position-dependent its read-only data is never
+# relocated into private memory, and size-optimised its start-up touches fewer code pages.
+# benches/shim.rs measures the result.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --workspace --locked
+target=$(rustc -vV | sed -n 's/^host: //p')
+RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+  cargo build --release --locked -p berth-shim --target "$target" \
+  --config 'profile.release.opt-level="z"'
+install -m 0755 "target/$target/release/containerd-shim-berth-v2" target/release/containerd-shim-berth-v2
+echo "build-release: target/release/berth, target/release/containerd-shim-berth-v2 (static)"
