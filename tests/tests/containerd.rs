@@ -100,6 +100,11 @@ fn exec_kill_pause_resume_and_metrics(via: Via, tag: &str) {
         eventually(10, || ps() == 2),
         "the exec'd sleep survived its kill"
     );
+    if matches!(via, Via::Shim) {
+        let o = c.ctr(&["task", "checkpoint", "d1"]);
+        assert!(!o.status.success());
+        assert!(errtext(&o).contains("not implemented"), "{}", errtext(&o));
+    }
     assert!(c
         .ctr(&["task", "kill", "-s", "KILL", "d1"])
         .status
@@ -355,5 +360,47 @@ fn logs_go_to_a_file_or_a_logging_program(via: Via, tag: &str) {
         "out {:?} err {:?}",
         read("out"),
         read("err")
+    );
+}
+
+/// When a shim dies, containerd calls `containerd-shim-berth-v2 delete`, which must leave
+/// nothing of the container: its processes, cgroup, state and rootfs mount.
+#[test]
+fn a_killed_shim_is_cleaned_up_after() {
+    let c = Containerd::start("shimkill");
+    let o = c.run(Via::Shim, &["-d"], "k1", &["sleep", "1000"]);
+    assert!(o.status.success(), "{}", errtext(&o));
+    let tasks = out(&c.ctr(&["task", "ls"]));
+    let pid: i32 = tasks
+        .lines()
+        .find(|l| l.starts_with("k1 "))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {tasks}"));
+    let shims = c.shims();
+    assert_eq!(shims.len(), 1);
+    // SAFETY: kill(2) of the shim this test started.
+    unsafe { libc::kill(shims[0], libc::SIGKILL) };
+    let alive = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false)
+    };
+    assert!(
+        eventually(15, || !alive(pid)),
+        "the container outlived its shim's cleanup"
+    );
+    let rootfs = "/k1/rootfs";
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains(rootfs)
+    };
+    assert!(eventually(15, || !mounted()), "the rootfs stayed mounted");
+    let state = c.dir.join("berth").join(&c.ns).join("k1");
+    assert!(
+        eventually(15, || !state.exists()),
+        "berth state left at {}",
+        state.display()
     );
 }
