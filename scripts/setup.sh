@@ -14,6 +14,8 @@ command -v runc >/dev/null 2>&1 || need+=(runc)
 # (bsdutils) gives ctr a terminal.
 command -v containerd >/dev/null 2>&1 || need+=(containerd)
 command -v script >/dev/null 2>&1 || need+=(bsdutils)
+# The client tests drive Debian's podman (4.3) with --runtime berth.
+command -v podman >/dev/null 2>&1 || need+=(podman)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

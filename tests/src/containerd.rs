@@ -29,7 +29,7 @@ pub struct Containerd {
 
 static IMAGE_TAR: Once = Once::new();
 
-fn image_tar() -> PathBuf {
+pub fn image_tar() -> PathBuf {
     let tar = PathBuf::from(BASE).join("busybox-oci.tar");
     IMAGE_TAR.call_once(|| {
         std::fs::create_dir_all(BASE).unwrap();
@@ -199,7 +199,7 @@ impl Containerd {
 }
 
 /// Unmounts whatever is mounted under `dir` (deepest first), then removes it.
-fn cleanup_dir(dir: &Path) {
+pub fn cleanup_dir(dir: &Path) {
     let prefix = format!("{}/", dir.display());
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mut points: Vec<String> = mounts

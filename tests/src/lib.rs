@@ -7,6 +7,7 @@
 //! container the test left.
 
 pub mod containerd;
+pub mod podman;
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
