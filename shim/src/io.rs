@@ -1,8 +1,10 @@
 //! A process's stdio as containerd names it: FIFO paths (what `ctr` gives), `binary://` (a
 //! logging program fed through pipes), `file://` (a file appended to), or nothing
-//! (/dev/null). Without a terminal, stdout and stderr FIFOs are handed to the process itself,
-//! so no copy thread runs and nothing sits between the container and containerd. stdin goes
-//! through a pipe the shim feeds, so `CloseIO` can end it; a terminal needs copies both ways.
+//! (/dev/null). Without a terminal, stdout and stderr FIFOs that containerd already reads are
+//! handed to the process itself, so no copy thread runs and nothing sits between the
+//! container and containerd (a FIFO nobody reads yet goes through a pipe and a copier, see
+//! `Io::output`). stdin goes through a pipe the shim feeds, so `CloseIO` can end it; a
+//! terminal needs copies both ways.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -63,7 +65,7 @@ pub fn prepare(s: &Stdio, id: &str, namespace: &str) -> std::io::Result<Prepared
         let dup = f.try_clone()?;
         (OwnedFd::from(f), OwnedFd::from(dup))
     } else {
-        (output(&s.stdout)?, output(&s.stderr)?)
+        (io.output(&s.stdout)?, io.output(&s.stderr)?)
     };
     Ok(Prepared {
         fds: Some([stdin, stdout, stderr]),
@@ -76,7 +78,7 @@ impl Io {
     /// With a terminal, once the pty master has come back: copy it to stdout, stdin to it.
     pub fn attach_console(&mut self, master: File, s: &Stdio) -> std::io::Result<()> {
         if !s.stdout.is_empty() {
-            let mut out = File::from(output(&s.stdout)?);
+            let mut out = File::from(self.output(&s.stdout)?);
             let mut from = master.try_clone()?;
             self.output.push(spawn_copy(move || {
                 // EIO once the last process holding the pty's other side is gone.
@@ -236,31 +238,43 @@ fn null() -> std::io::Result<OwnedFd> {
         .into())
 }
 
-/// An output FIFO for the process: write-only when containerd already reads it (it opens its
-/// side before asking to create), else read-write so the open cannot block. Blocking mode is
-/// restored for the process's sake.
-fn output(path: &str) -> std::io::Result<OwnedFd> {
-    if path.is_empty() {
-        return null();
+impl Io {
+    /// An output FIFO for the process. When containerd already reads it (it usually opens its
+    /// side before asking to create) the process gets the FIFO itself. When no reader is there
+    /// yet, the process gets a pipe that a thread copies into the FIFO once the reader comes:
+    /// a FIFO forgets what was written to it if every end closes before anyone read, which a
+    /// short-lived container would otherwise risk.
+    fn output(&mut self, path: &str) -> std::io::Result<OwnedFd> {
+        if path.is_empty() {
+            return null();
+        }
+        let direct = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path);
+        match direct {
+            Ok(f) => {
+                // SAFETY: F_GETFL/F_SETFL on an fd we own: the process expects blocking writes.
+                unsafe {
+                    let flags = libc::fcntl(f.as_raw_fd(), libc::F_GETFL);
+                    libc::fcntl(f.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
+                }
+                Ok(f.into())
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                let (mut r, w) = pipe()?;
+                let path = path.to_string();
+                self.output.push(spawn_copy(move || {
+                    // Blocks until containerd opens its side.
+                    if let Ok(mut fifo) = OpenOptions::new().write(true).open(&path) {
+                        let _ = copy(&mut r, &mut fifo);
+                    }
+                })?);
+                Ok(w.into())
+            }
+            Err(e) => Err(e),
+        }
     }
-    let f = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .or_else(|e| match e.raw_os_error() {
-            Some(libc::ENXIO) => OpenOptions::new()
-                .read(true)
-                .write(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open(path),
-            _ => Err(e),
-        })?;
-    // SAFETY: F_GETFL/F_SETFL on an fd we own.
-    unsafe {
-        let flags = libc::fcntl(f.as_raw_fd(), libc::F_GETFL);
-        libc::fcntl(f.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
-    }
-    Ok(f.into())
 }
 
 fn pipe() -> std::io::Result<(File, File)> {
