@@ -6,6 +6,7 @@
 //! `Io::output`). stdin goes through a pipe the shim feeds, so `CloseIO` can end it; a
 //! terminal needs copies both ways.
 
+use berth_core::ConsoleSocket;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -35,31 +36,63 @@ pub struct Io {
     output: Vec<JoinHandle<()>>,
 }
 
-/// Stdio made ready before the process exists.
-pub struct Prepared {
-    /// The process's own stdin, stdout, stderr (no terminal).
-    pub fds: Option<[OwnedFd; 3]>,
-    /// With a terminal: our end of the console socket, and the end berth-core sends the pty on.
-    pub console: Option<(UnixStream, OwnedFd)>,
-    pub io: Io,
+/// With a terminal, what is left to do once the process exists: the pty master arrives on
+/// our end of the console socket and is connected to the FIFOs.
+pub struct Pending {
+    io: Io,
+    console: Option<UnixStream>,
+    stdio: Stdio,
 }
 
-pub fn prepare(s: &Stdio, id: &str, namespace: &str) -> std::io::Result<Prepared> {
+impl Pending {
+    pub fn finish(self) -> std::io::Result<Io> {
+        let mut io = self.io;
+        if let Some(sock) = &self.console {
+            io.attach_console(recv_master(sock)?, &self.stdio)?;
+        }
+        Ok(io)
+    }
+}
+
+/// The pty master berth-core sent on the console socket.
+fn recv_master(sock: &UnixStream) -> std::io::Result<File> {
+    let mut buf = [0u8; 256];
+    match berth_core::sys::socket::recv_fd(sock.as_raw_fd(), &mut buf) {
+        Ok((_, Some(fd))) => Ok(File::from(fd)),
+        Ok((_, None)) => Err(std::io::Error::other(
+            "no terminal came back from the container",
+        )),
+        Err(e) => Err(std::io::Error::other(format!(
+            "receiving the terminal: {e}"
+        ))),
+    }
+}
+
+type Fds = Option<[OwnedFd; 3]>;
+
+/// Stdio made ready before the process exists: its own stdin, stdout and stderr (no
+/// terminal), or the console socket end berth-core sends the pty on.
+pub fn prepare(
+    s: &Stdio,
+    id: &str,
+    ns: &str,
+) -> std::io::Result<(Fds, Option<ConsoleSocket>, Pending)> {
     let mut io = Io::default();
     if s.terminal {
         let (ours, theirs) = UnixStream::pair()?;
-        return Ok(Prepared {
-            fds: None,
-            console: Some((ours, theirs.into())),
+        let pending = Pending {
             io,
-        });
+            console: Some(ours),
+            stdio: s.clone(),
+        };
+        return Ok((None, Some(ConsoleSocket::Fd(theirs.into())), pending));
     }
     let stdin = match s.stdin.as_str() {
         "" => null()?,
         path => io.feed_stdin(path)?,
     };
     let (stdout, stderr) = if let Some(url) = s.stdout.strip_prefix("binary://") {
-        io.logger(url, id, namespace)?
+        io.logger(url, id, ns)?
     } else if let Some(path) = s.stdout.strip_prefix("file://") {
         let f = OpenOptions::new().append(true).create(true).open(path)?;
         let dup = f.try_clone()?;
@@ -67,16 +100,17 @@ pub fn prepare(s: &Stdio, id: &str, namespace: &str) -> std::io::Result<Prepared
     } else {
         (io.output(&s.stdout)?, io.output(&s.stderr)?)
     };
-    Ok(Prepared {
-        fds: Some([stdin, stdout, stderr]),
-        console: None,
+    let pending = Pending {
         io,
-    })
+        console: None,
+        stdio: s.clone(),
+    };
+    Ok((Some([stdin, stdout, stderr]), None, pending))
 }
 
 impl Io {
     /// With a terminal, once the pty master has come back: copy it to stdout, stdin to it.
-    pub fn attach_console(&mut self, master: File, s: &Stdio) -> std::io::Result<()> {
+    fn attach_console(&mut self, master: File, s: &Stdio) -> std::io::Result<()> {
         if !s.stdout.is_empty() {
             let mut out = File::from(self.output(&s.stdout)?);
             let mut from = master.try_clone()?;

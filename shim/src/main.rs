@@ -11,6 +11,7 @@
 //! (containerd-shim's waitpid(-1) on SIGCHLD) would steal a hook's exit, so berth-core clones
 //! hooks with no exit signal; and exits are matched to processes here, in one thread.
 
+mod bundle;
 mod io;
 mod metrics;
 mod oom;

@@ -61,7 +61,7 @@ impl containerd_shim::Shim for Service {
         if let Ok(c) = rt.load(&self.id) {
             let _ = c.delete(true);
         }
-        crate::task::unmount_rootfs(&bundle);
+        crate::bundle::unmount_rootfs(&bundle);
         let mut resp = DeleteResponse::new();
         resp.exit_status = 128 + libc::SIGKILL as u32;
         resp.exited_at = Some(containerd_shim::util::timestamp()?).into();

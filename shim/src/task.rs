@@ -2,6 +2,7 @@
 //! calling berth-core in-process. Exits come from containerd-shim's reaper (waitpid on
 //! SIGCHLD) and are matched to processes in one thread.
 
+use crate::bundle;
 use crate::io::{self, Stdio};
 use crate::process::{Proc, Status};
 use crate::service::state_root;
@@ -15,15 +16,13 @@ use containerd_shim::protos::events::task as ev;
 use containerd_shim::protos::protobuf::well_known_types::any::Any;
 use containerd_shim::protos::protobuf::well_known_types::timestamp::Timestamp;
 use containerd_shim::protos::protobuf::{Message, MessageField};
-use containerd_shim::protos::shim::oci::Options as RuncOptions;
 use containerd_shim::protos::shim_sync::{Client, EventsClient};
 use containerd_shim::protos::topics;
 use containerd_shim::protos::ttrpc::{self, Code};
 use containerd_shim::{ExitSignal, TtrpcContext, TtrpcResult};
 use std::collections::HashMap;
-use std::fs::File;
 use std::os::fd::AsRawFd;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub struct Tasks {
@@ -60,7 +59,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn status(code: Code, msg: impl Into<String>) -> ttrpc::Error {
+pub fn status(code: Code, msg: impl Into<String>) -> ttrpc::Error {
     ttrpc::Error::RpcStatus(ttrpc::get_status(code, msg.into()))
 }
 
@@ -236,124 +235,48 @@ impl Inner {
     }
 }
 
-/// Mounts containerd's rootfs (the snapshot: usually one overlay of the image layers and a
-/// writable upper) at BUNDLE/rootfs. Returns whether anything was mounted.
-fn mount_rootfs(
-    mounts: &[containerd_shim::protos::types::mount::Mount],
-    bundle: &Path,
-) -> TtrpcResult<bool> {
-    if mounts.is_empty() {
-        return Ok(false);
-    }
-    let target = bundle.join("rootfs");
-    std::fs::create_dir_all(&target)
-        .map_err(|e| status(Code::INVALID_ARGUMENT, format!("{}: {e}", target.display())))?;
-    for (i, m) in mounts.iter().enumerate() {
-        let r = containerd_shim::mount::mount_rootfs(
-            Some(m.type_.as_str()),
-            Some(m.source.as_str()),
-            &m.options,
-            &target,
-        );
-        if let Err(e) = r {
-            unmount_rootfs(bundle);
-            let what = format!("rootfs[{i}] ({} {}): mount: {e}", m.type_, m.source);
-            return Err(status(Code::INVALID_ARGUMENT, what));
-        }
-    }
-    Ok(true)
+type StdioFds = Option<[std::os::fd::OwnedFd; 3]>;
+
+/// A process's stdio before it exists: its fds, or the console socket berth-core sends the
+/// pty on.
+fn prepare_io(
+    stdio: &Stdio,
+    id: &str,
+    ns: &str,
+) -> TtrpcResult<(StdioFds, Option<ConsoleSocket>, io::Pending)> {
+    io::prepare(stdio, id, ns).map_err(|e| status(Code::INVALID_ARGUMENT, format!("stdio: {e}")))
 }
 
-/// Detaches everything mounted at BUNDLE/rootfs.
-pub fn unmount_rootfs(bundle: &Path) {
-    let Ok(target) =
-        std::ffi::CString::new(bundle.join("rootfs").into_os_string().into_encoded_bytes())
-    else {
-        return;
-    };
-    // SAFETY: a NUL-terminated path; stops once nothing is mounted there any more.
-    while unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) } == 0 {}
-}
-
-/// The runtime options containerd may send: runc's, of which only what applies here is
-/// taken; anything else is refused by name.
-fn options(req: &api::CreateTaskRequest) -> TtrpcResult<(bool, bool)> {
-    let Some(any) = req.options.as_ref() else {
-        return Ok((false, false));
-    };
-    if any.type_url.is_empty() {
-        return Ok((false, false));
-    }
-    if !any.type_url.ends_with("containerd.runc.v1.Options") {
-        let msg = format!("unknown runtime options type {:?}", any.type_url);
-        return Err(status(Code::INVALID_ARGUMENT, msg));
-    }
-    let o = RuncOptions::parse_from_bytes(&any.value)
-        .map_err(|e| status(Code::INVALID_ARGUMENT, format!("runtime options: {e}")))?;
-    if o.systemd_cgroup {
-        let msg = "runtime option SystemdCgroup: the systemd cgroup driver is not implemented";
-        return Err(status(Code::UNIMPLEMENTED, msg));
-    }
-    if !o.binary_name.is_empty() {
-        let msg = format!(
-            "runtime option BinaryName {:?}: the berth shim runs containers itself; \
-             BinaryName belongs to containerd's runc shim",
-            o.binary_name
-        );
-        return Err(status(Code::INVALID_ARGUMENT, msg));
-    }
-    Ok((o.no_pivot_root, o.no_new_keyring))
-}
-
-/// Receives the pty master that berth-core sent on the console socket.
-fn recv_master(sock: &std::os::unix::net::UnixStream) -> TtrpcResult<File> {
-    let mut buf = [0u8; 256];
-    match berth_core::sys::socket::recv_fd(sock.as_raw_fd(), &mut buf) {
-        Ok((_, Some(fd))) => Ok(File::from(fd)),
-        Ok((_, None)) => Err(status(
-            Code::UNKNOWN,
-            "no terminal came back from the container",
-        )),
-        Err(e) => Err(status(
-            Code::UNKNOWN,
-            format!("receiving the terminal: {e}"),
-        )),
-    }
+/// Once the process exists: its terminal, if it has one, connected to its stdio.
+fn finish_io(pending: io::Pending) -> TtrpcResult<io::Io> {
+    pending
+        .finish()
+        .map_err(|e| status(Code::UNKNOWN, format!("terminal: {e}")))
 }
 
 impl Tasks {
     fn create_inner(&self, req: &api::CreateTaskRequest, mounted: bool) -> TtrpcResult<u32> {
         let inner = &self.inner;
-        let (no_pivot, no_new_keyring) = options(req)?;
+        let (no_pivot, no_new_keyring) = bundle::options(req)?;
         let stdio = Stdio {
             stdin: req.stdin.clone(),
             stdout: req.stdout.clone(),
             stderr: req.stderr.clone(),
             terminal: req.terminal,
         };
-        let prep = io::prepare(&stdio, &req.id, &inner.namespace)
-            .map_err(|e| status(Code::INVALID_ARGUMENT, format!("stdio: {e}")))?;
-        let (console, theirs) = match prep.console {
-            Some((ours, theirs)) => (Some(ours), Some(ConsoleSocket::Fd(theirs))),
-            None => (None, None),
-        };
+        let (fds, console_socket, pending) = prepare_io(&stdio, &req.id, &inner.namespace)?;
         let opts = CreateOptions {
             bundle: PathBuf::from(&req.bundle),
-            console_socket: theirs,
+            console_socket,
             pid_file: None,
             preserve_fds: 0,
             no_pivot,
             no_new_keyring,
-            stdio: prep.fds,
+            stdio: fds,
         };
         let container = inner.runtime.create(&req.id, opts).map_err(from_core)?;
         let pid = container.pid();
-        let mut pio = prep.io;
-        if let Some(sock) = &console {
-            let master = recv_master(sock)?;
-            pio.attach_console(master, &stdio)
-                .map_err(|e| status(Code::UNKNOWN, format!("terminal: {e}")))?;
-        }
+        let pio = finish_io(pending)?;
         let init = Arc::new(Proc::new("", stdio, None));
         *lock(&init.io) = pio;
         let ctr = Arc::new(Ctr {
@@ -374,26 +297,15 @@ impl Tasks {
             .spec
             .clone()
             .ok_or_else(|| status(Code::FAILED_PRECONDITION, "the exec has no process spec"))?;
-        let prep = io::prepare(&p.stdio, &c.id, &self.inner.namespace)
-            .map_err(|e| status(Code::INVALID_ARGUMENT, format!("stdio: {e}")))?;
-        let (console, theirs) = match prep.console {
-            Some((ours, theirs)) => (Some(ours), Some(ConsoleSocket::Fd(theirs))),
-            None => (None, None),
-        };
+        let (fds, console_socket, pending) = prepare_io(&p.stdio, &c.id, &self.inner.namespace)?;
         let opts = ExecOptions {
-            console_socket: theirs,
+            console_socket,
             pid_file: None,
             preserve_fds: 0,
-            stdio: prep.fds,
+            stdio: fds,
         };
         let started = self.inner.with_container(c, |ct| ct.exec(&spec, opts))?;
-        let mut pio = prep.io;
-        if let Some(sock) = &console {
-            let master = recv_master(sock)?;
-            pio.attach_console(master, &p.stdio)
-                .map_err(|e| status(Code::UNKNOWN, format!("terminal: {e}")))?;
-        }
-        *lock(&p.io) = pio;
+        *lock(&p.io) = finish_io(pending)?;
         let pid = started.pid;
         *lock(&p.pidfd) = Some(started.pidfd);
         p.set_running();
@@ -421,12 +333,12 @@ impl containerd_shim::Task for Tasks {
             ));
         }
         let bundle = PathBuf::from(&req.bundle);
-        let mounted = mount_rootfs(&req.rootfs, &bundle)?;
+        let mounted = bundle::mount_rootfs(&req.rootfs, &bundle)?;
         let pid = match self.create_inner(&req, mounted) {
             Ok(pid) => pid,
             Err(e) => {
                 if mounted {
-                    unmount_rootfs(&bundle);
+                    bundle::unmount_rootfs(&bundle);
                 }
                 return Err(e);
             }
@@ -546,7 +458,7 @@ impl containerd_shim::Task for Tasks {
                 }
             }
             if c.mounted_rootfs {
-                unmount_rootfs(&c.bundle);
+                bundle::unmount_rootfs(&c.bundle);
             }
             lock(&self.inner.containers).remove(&c.id);
         }

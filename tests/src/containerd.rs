@@ -177,24 +177,10 @@ impl Drop for Containerd {
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         cleanup_dir(&self.dir);
-        self.remove_namespace_cgroups();
-    }
-}
-
-impl Containerd {
-    /// ctr puts containers in /NAMESPACE/ID. Each container removes its own cgroup; the
-    /// namespace's parent can stay behind when its containers were deleted concurrently
-    /// (runc leaves it too). The namespace is this test's alone, so it goes here.
-    fn remove_namespace_cgroups(&self) {
-        let hierarchies = std::fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten();
-        let mut dirs: Vec<PathBuf> = hierarchies.map(|h| h.path().join(&self.ns)).collect();
-        dirs.push(PathBuf::from("/sys/fs/cgroup").join(&self.ns));
-        for d in dirs {
-            let _ = std::fs::remove_dir(d);
-        }
+        // ctr puts containers in /NAMESPACE/ID. Each container removes its own cgroup; the
+        // namespace's parent can stay behind when its containers were deleted concurrently
+        // (runc leaves it too). The namespace is this test's alone, so it goes here.
+        super::remove_cgroup_tree(&self.ns);
     }
 }
 

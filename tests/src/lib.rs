@@ -276,17 +276,36 @@ pub fn default_config(name: &str) -> Value {
 
 /// Whether any cgroup directory of this test is left on the host.
 pub fn cgroup_left(name: &str) -> Vec<PathBuf> {
-    // Pure v2: /sys/fs/cgroup/<leaf>; v1 and hybrid: /sys/fs/cgroup/<hierarchy>/<leaf>.
-    let leaf = format!("berth-test-{name}");
+    cgroup_dirs(&format!("berth-test-{name}"))
+}
+
+/// The existing directories for cgroup `rel` in every hierarchy: /sys/fs/cgroup/<rel> on pure
+/// v2, /sys/fs/cgroup/<hierarchy>/<rel> on v1 and hybrid.
+pub fn cgroup_dirs(rel: &str) -> Vec<PathBuf> {
+    let rel = rel.trim_start_matches('/');
     let root = PathBuf::from("/sys/fs/cgroup");
     std::fs::read_dir(&root)
         .into_iter()
         .flatten()
         .flatten()
-        .map(|h| h.path().join(&leaf))
-        .chain(std::iter::once(root.join(&leaf)))
+        .map(|h| h.path().join(rel))
+        .chain(std::iter::once(root.join(rel)))
         .filter(|p| p.is_dir())
         .collect()
+}
+
+/// Removes cgroup `rel` and what is below it in every hierarchy, children first (rmdir
+/// fails on a cgroup that still has processes, which then stays for the leak check to see).
+pub fn remove_cgroup_tree(rel: &str) {
+    fn remove(dir: &Path) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove(&e.path());
+            }
+        }
+        let _ = std::fs::remove_dir(dir);
+    }
+    cgroup_dirs(rel).iter().for_each(|d| remove(d));
 }
 
 /// Asserts nothing of container `name` is left: state directory, cgroup, process.

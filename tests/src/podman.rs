@@ -78,27 +78,7 @@ impl Drop for Podman {
         let _ = self.podman(&["system", "reset", "--force"]);
         super::containerd::cleanup_dir(&self.dir);
         // The parent holds conmon's own cgroup (podman makes it, and leaves it) besides the
-        // containers' (gone with them): removed deepest first.
-        let rel = self.cgroup_parent.trim_start_matches('/');
-        let mut roots: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|h| h.path().join(rel))
-            .collect();
-        roots.push(PathBuf::from("/sys/fs/cgroup").join(rel));
-        for r in roots.iter().filter(|r| r.is_dir()) {
-            remove_tree(r);
-        }
+        // containers' (gone with them).
+        super::remove_cgroup_tree(&self.cgroup_parent);
     }
-}
-
-/// rmdir of a cgroup directory and its sub-directories, children first.
-fn remove_tree(dir: &std::path::Path) {
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            remove_tree(&e.path());
-        }
-    }
-    let _ = std::fs::remove_dir(dir);
 }

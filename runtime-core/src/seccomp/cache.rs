@@ -30,9 +30,7 @@ fn memory() -> &'static Memory {
 /// The program for `s` on this machine, from the cache when it has it. `dir` is the runtime's
 /// root; without one only the memory cache is used.
 pub fn compiled(s: &LinuxSeccomp, root: Option<&Path>) -> Result<Arc<Program>> {
-    let family = Family::native().ok_or_else(|| {
-        Error::Unsupported("linux.seccomp: Berth has no syscall tables for this machine".into())
-    })?;
+    let family = super::compile::native_family()?;
     let key = key(s, family)?;
     if let Some(p) = memory().lock().ok().and_then(|m| m.get(&key).cloned()) {
         return Ok(p);

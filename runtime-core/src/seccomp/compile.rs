@@ -132,10 +132,14 @@ impl Asm {
 
 /// Compiles for the machine Berth runs on.
 pub fn compile(s: &LinuxSeccomp) -> Result<Program> {
-    let family = Family::native().ok_or_else(|| {
+    compile_for(s, native_family()?)
+}
+
+/// The machine family Berth was built for, or an error where it has no syscall tables.
+pub fn native_family() -> Result<Family> {
+    Family::native().ok_or_else(|| {
         Error::Unsupported("linux.seccomp: Berth has no syscall tables for this machine".into())
-    })?;
-    compile_for(s, family)
+    })
 }
 
 /// Compiles for the ABIs of one machine family.
@@ -148,7 +152,8 @@ pub fn compile_for(s: &LinuxSeccomp, family: Family) -> Result<Program> {
         ));
     }
     let default = action(s.default_action(), s.default_errno_ret());
-    let archs = archs(s, family)?;
+    let listed = listed_archs(s)?;
+    let archs = family_archs(&listed, family);
     let syscalls = s.syscalls().as_deref().unwrap_or(&[]);
     let notify = check_notify(s, syscalls)?;
     let mut asm = Asm::default();
@@ -163,7 +168,6 @@ pub fn compile_for(s: &LinuxSeccomp, family: Family) -> Result<Program> {
     }
     // An ABI the profile does not list is refused outright, as libseccomp does.
     asm.ret(RET_KILL_PROCESS);
-    let listed = listed_archs(s);
     let ctx = Ctx {
         rules: syscalls,
         default,
@@ -213,22 +217,19 @@ fn x86_64_and_x32(asm: &mut Asm, x32: bool, ctx: &Ctx) -> Result<()> {
     }
 }
 
-/// The profile's ABIs of `family`, native first; the native one is always filtered (as with
-/// libseccomp, whose filters start with it), whether listed or not.
-fn archs(s: &LinuxSeccomp, family: Family) -> Result<Vec<Arch>> {
-    let mut out = vec![family.native_abi()];
+/// The ABIs `architectures` names, in order; an unknown name is an error naming its index.
+/// Real architectures without tables here (mips, s390x …) never reach a filter on this
+/// machine and are left out.
+fn listed_archs(s: &LinuxSeccomp) -> Result<Vec<Arch>> {
+    let mut out = Vec::new();
     for (i, a) in s.architectures().iter().flatten().enumerate() {
         let name = serde_json::to_value(a)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
         match arch::from_oci(&name) {
-            arch::Known::Abi(a) if a.family() == family => {
-                if !out.contains(&a) {
-                    out.push(a)
-                }
-            }
-            arch::Known::Abi(_) | arch::Known::Other => {}
+            arch::Known::Abi(a) => out.push(a),
+            arch::Known::Other => {}
             arch::Known::Unknown => {
                 return Err(Error::invalid(
                     format!("linux.seccomp.architectures[{i}]"),
@@ -238,6 +239,18 @@ fn archs(s: &LinuxSeccomp, family: Family) -> Result<Vec<Arch>> {
         }
     }
     Ok(out)
+}
+
+/// The listed ABIs of `family`, native first; the native one is always filtered (as with
+/// libseccomp, whose filters start with it), whether listed or not.
+fn family_archs(listed: &[Arch], family: Family) -> Vec<Arch> {
+    let mut out = vec![family.native_abi()];
+    for a in listed.iter().filter(|a| a.family() == family) {
+        if !out.contains(a) {
+            out.push(*a);
+        }
+    }
+    out
 }
 
 /// Whether any rule notifies an agent; such a profile needs `listenerPath`, and must leave
@@ -286,18 +299,6 @@ struct Ctx<'a> {
     enosys_stub: bool,
     /// The ABIs the profile names itself.
     listed: &'a [Arch],
-}
-
-/// The ABIs named in `architectures` (the native one only if named).
-fn listed_archs(s: &LinuxSeccomp) -> Vec<Arch> {
-    let names = s.architectures().iter().flatten();
-    names
-        .filter_map(|a| serde_json::to_value(a).ok())
-        .filter_map(|v| match arch::from_oci(v.as_str()?) {
-            arch::Known::Abi(a) => Some(a),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Like runc: a syscall numbered above every syscall the profile names (on an ABI it lists)
