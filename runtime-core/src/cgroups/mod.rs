@@ -97,16 +97,20 @@ impl Cgroup {
         })
     }
 
-    fn dirs(&self) -> impl Iterator<Item = &PathBuf> {
-        self.v2.iter().chain(self.v1.iter().map(|(_, d)| d))
-    }
-
     /// Makes every directory, remembering which ones are new. A cpuset directory starts empty
     /// on v1, which would make joining it fail: it inherits its parent's cpus and mems.
     pub fn create(&mut self) -> Result<()> {
-        let dirs: Vec<PathBuf> = self.dirs().cloned().collect();
+        let v1 = self.v1.iter().map(|(c, d)| (d.clone(), is_cpuset(c)));
+        let dirs: Vec<(PathBuf, bool)> = self
+            .v2
+            .iter()
+            .map(|d| (d.clone(), false))
+            .chain(v1)
+            .collect();
         let mut created = Vec::new();
-        let result = dirs.iter().try_for_each(|d| make_dirs(d, &mut created));
+        let result = dirs
+            .iter()
+            .try_for_each(|(d, cpuset)| make_dirs(d, *cpuset, &mut created));
         created.reverse();
         self.created = created;
         if let Err(e) = result {
@@ -233,22 +237,30 @@ impl Cgroup {
     }
 }
 
-fn make_dirs(dir: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
+fn is_cpuset(controllers: &str) -> bool {
+    controllers.split(',').any(|c| c == "cpuset")
+}
+
+/// Makes `dir` and its missing parents. On a v1 cpuset hierarchy every level is also
+/// checked, not only the new ones: a parent that a concurrent create has just made may not
+/// have its cpus and mems yet, and a child of an empty cpuset cannot be joined (ENOSPC).
+fn make_dirs(dir: &Path, cpuset: bool, created: &mut Vec<PathBuf>) -> Result<()> {
+    let ready = |dir: &Path| if cpuset { inherit_cpuset(dir) } else { Ok(()) };
     // A parent made by another container can vanish between our check and our mkdir, when
     // that container is deleted meanwhile and the parent was empty: make it again.
     for _ in 0..3 {
         if dir.is_dir() {
-            return Ok(());
+            return ready(dir);
         }
         if let Some(parent) = dir.parent() {
-            make_dirs(parent, created)?;
+            make_dirs(parent, cpuset, created)?;
         }
         match std::fs::create_dir(dir) {
             Ok(()) => {
                 created.push(dir.to_path_buf());
-                return inherit_cpuset(dir);
+                return ready(dir);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return ready(dir),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(Error::Cgroup(format!("creating {}: {e}", dir.display()))),
         }
