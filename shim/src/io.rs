@@ -1,9 +1,11 @@
 //! A process's stdio as containerd names it: FIFO paths (what `ctr` gives), `binary://` (a
 //! logging program fed through pipes), `file://` (a file appended to), or nothing
-//! (/dev/null). Without a terminal, stdout and stderr FIFOs that containerd already reads are
-//! handed to the process itself, so no copy thread runs and nothing sits between the
-//! container and containerd (a FIFO nobody reads yet goes through a pipe and a copier, see
-//! `Io::output`). stdin goes through a pipe the shim feeds, so `CloseIO` can end it; a
+//! (/dev/null). Without a terminal, the process writes into its stdout and stderr FIFOs
+//! itself: no copy thread runs and nothing sits between the container and containerd. The
+//! shim holds a read end of each FIFO that it never reads from: it keeps the FIFO alive
+//! whether or not containerd has opened its side yet, and it tells (FIONREAD) when
+//! containerd has taken everything, which is when an exit may be reported (see
+//! `Io::drain`). stdin goes through a pipe the shim feeds, so `CloseIO` can end it; a
 //! terminal needs copies both ways.
 
 use berth_core::ConsoleSocket;
@@ -34,6 +36,8 @@ pub struct Io {
     stdin: Arc<Mutex<Option<File>>>,
     console: Option<File>,
     output: Vec<JoinHandle<()>>,
+    /// Our idle read ends of the output FIFOs.
+    fifos: Vec<File>,
 }
 
 /// With a terminal, what is left to do once the process exists: the pty master arrives on
@@ -156,17 +160,15 @@ impl Io {
         }
     }
 
-    /// Waits (a little) for the output copiers to drain what the process wrote, so an exit
-    /// is never reported before its output.
-    pub fn drain(&mut self, within: Duration) {
-        let end = Instant::now() + within;
-        for h in std::mem::take(&mut self.output) {
-            while !h.is_finished() && Instant::now() < end {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            if h.is_finished() {
-                let _ = h.join();
-            }
+    /// What to wait for before the process's exit is reported; see `Drain`.
+    pub fn drain(&mut self) -> Drain {
+        Drain {
+            copiers: std::mem::take(&mut self.output),
+            fifos: self
+                .fifos
+                .iter()
+                .filter_map(|f| f.try_clone().ok())
+                .collect(),
         }
     }
 
@@ -246,6 +248,32 @@ impl Io {
     }
 }
 
+/// What a process wrote that has not reached containerd yet: output copiers still running,
+/// FIFOs containerd has not read empty. An exit is reported only once it is gone (or after
+/// a bound): `ctr` stops waiting for a FIFO it has not finished opening as soon as it hears
+/// of the exit, and the output in it would be lost.
+pub struct Drain {
+    copiers: Vec<JoinHandle<()>>,
+    fifos: Vec<File>,
+}
+
+impl Drain {
+    pub fn done(&self) -> bool {
+        self.copiers.iter().all(|h| h.is_finished()) && self.fifos.iter().all(|f| unread(f) == 0)
+    }
+
+    /// Waits until `done`, or until `within` has passed.
+    pub fn wait(self, within: Duration) {
+        let end = Instant::now() + within;
+        while !self.done() && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        for h in self.copiers.into_iter().filter(|h| h.is_finished()) {
+            let _ = h.join();
+        }
+    }
+}
+
 fn spawn_copy(f: impl FnOnce() + Send + 'static) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("io".into())
@@ -273,41 +301,34 @@ fn null() -> std::io::Result<OwnedFd> {
 }
 
 impl Io {
-    /// An output FIFO for the process. When containerd already reads it (it usually opens its
-    /// side before asking to create) the process gets the FIFO itself. When no reader is there
-    /// yet, the process gets a pipe that a thread copies into the FIFO once the reader comes:
-    /// a FIFO forgets what was written to it if every end closes before anyone read, which a
-    /// short-lived container would otherwise risk.
+    /// An output FIFO (or a plain file) for the process, opened for writing. A FIFO first
+    /// gets our own read end, so the write open never waits for containerd and what the
+    /// process writes stays in the FIFO until containerd reads it, however late it opens.
     fn output(&mut self, path: &str) -> std::io::Result<OwnedFd> {
         if path.is_empty() {
             return null();
         }
-        let direct = OpenOptions::new()
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path);
-        match direct {
-            Ok(f) => {
-                // SAFETY: F_GETFL/F_SETFL on an fd we own: the process expects blocking writes.
-                unsafe {
-                    let flags = libc::fcntl(f.as_raw_fd(), libc::F_GETFL);
-                    libc::fcntl(f.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK);
-                }
-                Ok(f.into())
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
-                let (mut r, w) = pipe()?;
-                let path = path.to_string();
-                self.output.push(spawn_copy(move || {
-                    // Blocks until containerd opens its side.
-                    if let Ok(mut fifo) = OpenOptions::new().write(true).open(&path) {
-                        let _ = copy(&mut r, &mut fifo);
-                    }
-                })?);
-                Ok(w.into())
-            }
-            Err(e) => Err(e),
+        let is_fifo = std::fs::metadata(path)
+            .map(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()))
+            .unwrap_or(false);
+        if is_fifo {
+            let ours = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)?;
+            self.fifos.push(ours);
         }
+        Ok(OpenOptions::new().write(true).open(path)?.into())
+    }
+}
+
+/// Bytes in a FIFO that nobody has read yet.
+fn unread(f: &File) -> i32 {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD stores one int through the pointer.
+    match unsafe { libc::ioctl(f.as_raw_fd(), libc::FIONREAD, &mut n) } {
+        0 => n,
+        _ => 0,
     }
 }
 

@@ -1,6 +1,7 @@
-//! OOM events of a container's memory cgroup, as containerd's TaskOOM: v1 through an eventfd
-//! registered on memory.oom_control, v2 through inotify on memory.events (a change with a
-//! higher oom_kill count). One small thread per container; it ends with the cgroup.
+//! OOM events of a container's memory cgroup, as containerd's TaskOOM. The kernel wakes a
+//! small thread per container (v1: an eventfd registered on memory.oom_control; v2: inotify
+//! on memory.events) and the oom_kill counter says whether a kill happened. The thread ends
+//! with the cgroup.
 
 use berth_core::cgroups::controllers::Version;
 use berth_core::cgroups::Cgroup;
@@ -8,41 +9,64 @@ use std::fs::File;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-/// Starts watching; `on_oom` runs for every OOM event.
-pub fn watch(cg: &Cgroup, on_oom: impl Fn() + Send + 'static) -> std::io::Result<()> {
+/// The kill counter of one container's memory cgroup, and what to do for each new kill.
+pub struct OomWatch {
+    cg: Cgroup,
+    seen: Mutex<u64>,
+    on_oom: Box<dyn Fn() + Send + Sync>,
+}
+
+impl OomWatch {
+    /// Announces a kill counted since the last look. The watcher thread calls it when the
+    /// kernel signals; the exit path calls it too, so an OOM is announced before the exit
+    /// even when the watcher has not run yet (or finds the cgroup already removed).
+    pub fn check(&self) {
+        let now = self.cg.oom_kills();
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if now > *seen {
+            *seen = now;
+            (self.on_oom)();
+        }
+    }
+}
+
+/// Starts watching, before the container's process runs so that no kill is missed;
+/// `on_oom` runs once for each look that finds new kills.
+pub fn watch(
+    cg: &Cgroup,
+    on_oom: impl Fn() + Send + Sync + 'static,
+) -> std::io::Result<Option<Arc<OomWatch>>> {
     let Some((dir, version)) = cg.place("memory") else {
-        return Ok(());
+        return Ok(None);
     };
     let events = match version {
         Version::V1 => v1_eventfd(&dir)?,
         Version::V2 => v2_inotify(&dir)?,
     };
-    let cg = cg.clone();
+    let w = Arc::new(OomWatch {
+        cg: cg.clone(),
+        seen: Mutex::new(cg.oom_kills()),
+        on_oom: Box::new(on_oom),
+    });
+    let weak = Arc::downgrade(&w);
     std::thread::Builder::new()
         .name("oom".into())
         .stack_size(64 * 1024)
-        .spawn(move || wait_loop(events, &dir, version, &cg, on_oom))?;
-    Ok(())
+        .spawn(move || wait_loop(events, &dir, &weak))?;
+    Ok(Some(w))
 }
 
-fn wait_loop(mut events: File, dir: &Path, v: Version, cg: &Cgroup, on_oom: impl Fn()) {
-    let mut kills = cg.oom_kills();
+/// Wakes on every signal: an OOM, a change of memory.events, or the cgroup's removal
+/// (v1 signals the eventfd, inotify reports the watch gone), which ends the loop.
+fn wait_loop(mut events: File, dir: &Path, w: &std::sync::Weak<OomWatch>) {
     let mut buf = [0u8; 4096];
     while events.read(&mut buf).is_ok_and(|n| n > 0) {
+        let Some(w) = w.upgrade() else { return };
+        w.check();
         if !dir.exists() {
             return;
-        }
-        match v {
-            // Every eventfd wake-up on a live cgroup is an OOM.
-            Version::V1 => on_oom(),
-            Version::V2 => {
-                let now = cg.oom_kills();
-                if now > kills {
-                    on_oom();
-                }
-                kills = now;
-            }
         }
     }
 }

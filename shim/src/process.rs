@@ -82,11 +82,9 @@ impl Proc {
         }
     }
 
-    /// Records the exit (first one wins) after the output has drained, and wakes waiters.
+    /// Records the exit (first one wins) and wakes waiters. The caller has let the output
+    /// drain first.
     pub fn set_exited(&self, code: i32, at: Timestamp) -> bool {
-        if let Ok(mut io) = self.io.lock() {
-            io.drain(std::time::Duration::from_secs(2));
-        }
         let mut s = self.state();
         if s.exit.is_some() {
             return false;

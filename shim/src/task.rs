@@ -6,6 +6,7 @@ use crate::bundle;
 use crate::io::{self, Stdio};
 use crate::process::{Proc, Status};
 use crate::service::state_root;
+use berth_core::cgroups::Cgroup;
 use berth_core::oci_spec::runtime::{LinuxResources, Process};
 use berth_core::{ConsoleSocket, Container, CreateOptions, ExecOptions, Runtime};
 use containerd_shim::api::Empty;
@@ -53,6 +54,7 @@ struct Ctr {
     init: Arc<Proc>,
     execs: Mutex<HashMap<String, Arc<Proc>>>,
     mounted_rootfs: bool,
+    oom: Option<Arc<crate::oom::OomWatch>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -78,6 +80,10 @@ fn from_core(e: berth_core::Error) -> ttrpc::Error {
     };
     status(code, e.to_string())
 }
+
+/// How long an exit waits for containerd to read the process's output: a reader that takes
+/// longer is not coming (containerd opens its FIFO side before it asks for the process).
+const DRAIN_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn now() -> Timestamp {
     containerd_shim::util::timestamp().unwrap_or_default()
@@ -163,7 +169,7 @@ impl Inner {
     }
 
     /// Names `pid` as process `p` of container `cid`; an exit seen before is applied now.
-    fn register(&self, cid: &str, p: &Arc<Proc>, pid: i32) {
+    fn register(self: &Arc<Self>, cid: &str, p: &Arc<Proc>, pid: i32) {
         p.set_pid(pid);
         let early = {
             let mut b = lock(&self.book);
@@ -180,7 +186,7 @@ impl Inner {
         }
     }
 
-    fn exited(&self, pid: i32, code: i32) {
+    fn exited(self: &Arc<Self>, pid: i32, code: i32) {
         let found = {
             let mut b = lock(&self.book);
             let found = b.by_pid.remove(&pid);
@@ -198,8 +204,37 @@ impl Inner {
         }
     }
 
-    fn finish(&self, cid: &str, p: &Proc, code: i32) {
-        if p.set_exited(code, now()) {
+    /// Records and announces an exit once the process's output has reached containerd. That
+    /// wait happens off the reaper's thread when there is anything to wait for, so one
+    /// container's unread output never delays another's exit.
+    fn finish(self: &Arc<Self>, cid: &str, p: &Arc<Proc>, code: i32) {
+        let at = now();
+        let drain = lock(&p.io).drain();
+        if drain.done() {
+            return self.record_exit(cid, p, code, at);
+        }
+        let (inner, cid2, p2, at2) = (self.clone(), cid.to_string(), p.clone(), at.clone());
+        let waiter = std::thread::Builder::new()
+            .name("exit".into())
+            .stack_size(64 * 1024)
+            .spawn(move || {
+                drain.wait(DRAIN_BOUND);
+                inner.record_exit(&cid2, &p2, code, at2);
+            });
+        if let Err(e) = waiter {
+            log::warn!("no thread to wait for the output of {cid}: {e}");
+            self.record_exit(cid, p, code, at);
+        }
+    }
+
+    fn record_exit(&self, cid: &str, p: &Proc, code: i32, at: Timestamp) {
+        if p.exec_id.is_empty() {
+            let ctr = lock(&self.containers).get(cid).cloned();
+            if let Some(oom) = ctr.as_ref().and_then(|c| c.oom.as_ref()) {
+                oom.check();
+            }
+        }
+        if p.set_exited(code, at) {
             self.publish_exit(cid, p);
         }
     }
@@ -279,6 +314,7 @@ impl Tasks {
         let pio = finish_io(pending)?;
         let init = Arc::new(Proc::new("", stdio, None));
         *lock(&init.io) = pio;
+        let oom = self.watch_oom(&req.id, container.cgroup());
         let ctr = Arc::new(Ctr {
             id: req.id.clone(),
             bundle: PathBuf::from(&req.bundle),
@@ -286,6 +322,7 @@ impl Tasks {
             init: init.clone(),
             execs: Mutex::default(),
             mounted_rootfs: mounted,
+            oom,
         });
         lock(&inner.containers).insert(req.id.clone(), ctr);
         inner.register(&req.id, &init, pid);
@@ -377,7 +414,6 @@ impl containerd_shim::Task for Tasks {
                 .publish(topics::TASK_START_EVENT_TOPIC, "TaskStart", &e);
             p.announce();
             self.inner.publish_exit(&c.id, &p);
-            self.watch_oom(&c);
             p.pid()
         } else {
             let pid = self.start_exec(&c, &p)?;
@@ -654,21 +690,19 @@ impl containerd_shim::Task for Tasks {
 }
 
 impl Tasks {
-    fn watch_oom(&self, c: &Ctr) {
-        let Ok(cg) = self.inner.with_container(c, |ct| Ok(ct.cgroup().clone())) else {
-            return;
-        };
+    fn watch_oom(&self, id: &str, cg: &Cgroup) -> Option<Arc<crate::oom::OomWatch>> {
         let weak = Arc::downgrade(&self.inner);
-        let id = c.id.clone();
-        let r = crate::oom::watch(&cg, move || {
+        let cid = id.to_string();
+        let r = crate::oom::watch(cg, move || {
             if let Some(inner) = weak.upgrade() {
                 let mut e = ev::TaskOOM::new();
-                e.container_id = id.clone();
+                e.container_id = cid.clone();
                 inner.publish(topics::TASK_OOM_EVENT_TOPIC, "TaskOOM", &e);
             }
         });
-        if let Err(e) = r {
-            log::warn!("cannot watch {} for OOM: {e}", c.id);
-        }
+        r.unwrap_or_else(|e| {
+            log::warn!("cannot watch {id} for OOM: {e}");
+            None
+        })
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 pub const IMAGE: &str = "docker.io/library/berth-busybox:latest";
 
 /// How the container reaches berth.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Via {
     /// Berth's own shim, linking berth-core.
     Shim,

@@ -58,16 +58,15 @@ fn exec_kill_pause_resume_and_metrics(via: Via, tag: &str) {
     let c = Containerd::start(&format!("ops{tag}"));
     let o = c.run(via, &["-d"], "d1", &["sleep", "1000"]);
     assert!(o.status.success(), "{}", errtext(&o));
-    let o = c.ctr(&[
-        "task",
-        "exec",
-        "--exec-id",
-        "e1",
-        "d1",
-        "sh",
-        "-c",
-        "echo in-exec; exit 5",
-    ]);
+    // containerd 1.6's runc shim opens an exec's FIFOs only after the runtime's `exec` has
+    // returned, so a process that exits at once can be reported before `ctr` has finished
+    // opening its side, and `ctr` then drops the output (seen once in many loaded runs).
+    // Berth's shim waits for containerd to read the output before it reports the exit.
+    let script = match via {
+        Via::Shim => "echo in-exec; exit 5",
+        Via::RuncShim => "echo in-exec; sleep 0.3; exit 5",
+    };
+    let o = c.ctr(&["task", "exec", "--exec-id", "e1", "d1", "sh", "-c", script]);
     assert_eq!((o.status.code(), out(&o).as_str()), (Some(5), "in-exec\n"));
     let status = || out(&c.ctr(&["task", "ls"]));
     assert!(c.ctr(&["task", "pause", "d1"]).status.success());
@@ -181,19 +180,55 @@ fn an_oom_kill_is_reported(via: Via, tag: &str) {
     let mut events = c.ctr_cmd(&["events"]);
     events.stdout(std::process::Stdio::piped());
     let mut events = events.spawn().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = events.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
     std::thread::sleep(Duration::from_millis(200));
+    // containerd 1.6's runc shim starts watching for OOM after the container has started,
+    // so a kill in the first moments goes unreported (with runc too: 2 of 10 loaded runs).
+    // Berth's shim watches from create on; only its lane is killed at once.
+    let script = match via {
+        Via::Shim => "dd if=/dev/zero of=/dev/null bs=64M count=1",
+        Via::RuncShim => "sleep 0.5; dd if=/dev/zero of=/dev/null bs=64M count=1",
+    };
     let o = c.run(
         via,
         &["--rm", "--memory-limit", "33554432"],
         "o1",
-        &["sh", "-c", "dd if=/dev/zero of=/dev/null bs=64M count=1"],
+        &["sh", "-c", script],
     );
     assert_eq!(o.status.code(), Some(137), "{}", errtext(&o));
-    std::thread::sleep(Duration::from_millis(300));
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("/tasks/oom")) {
+        match rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
     let _ = events.kill();
-    let seen = events.wait_with_output().unwrap();
-    let seen = out(&seen);
-    assert!(seen.contains("/tasks/oom"), "no OOM event in:\n{seen}");
+    let _ = events.wait();
+    let at = |topic: &str| seen.iter().position(|l| l.contains(topic));
+    let text = seen.join("\n");
+    let oom = at("/tasks/oom");
+    assert!(oom.is_some(), "no OOM event in:\n{text}");
+    // Berth's shim announces the kill before the exit it caused, as CRI wants to see it.
+    if via == Via::Shim {
+        let exit = at("/tasks/exit");
+        assert!(
+            exit.is_none_or(|e| Some(e) > oom),
+            "OOM after the exit:\n{text}"
+        );
+    }
 }
 
 fn writes_land_in_the_snapshots_upper_layer_only(via: Via, tag: &str) {
@@ -322,18 +357,25 @@ fn logs_go_to_a_file_or_a_logging_program(via: Via, tag: &str) {
     let c = Containerd::start(&format!("log{tag}"));
     let file = c.dir.join("out.log");
     let uri = format!("file://{}", file.display());
+    // containerd 1.6's own runc shim copies stdout and stderr into one file with two copiers
+    // that share the file, and under load the stderr line is sometimes lost: it happens with
+    // runc as its binary too (20 runs under CPU load: 5 lost). That lane checks stdout only.
+    let (script, want) = match via {
+        Via::Shim => (
+            "echo to-out; echo to-err >&2",
+            &["to-out\n", "to-err\n"][..],
+        ),
+        Via::RuncShim => ("echo to-out", &["to-out\n"][..]),
+    };
     let o = c.run(
         via,
         &["--rm", "--log-uri", &uri],
         "l1",
-        &["sh", "-c", "echo to-out; echo to-err >&2"],
+        &["sh", "-c", script],
     );
     assert!(o.status.success(), "{}", errtext(&o));
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(
-        text.contains("to-out\n") && text.contains("to-err\n"),
-        "{text:?}"
-    );
+    assert!(want.iter().all(|w| text.contains(w)), "{text:?}");
 
     let logger = c.dir.join("logger.sh");
     std::fs::write(
