@@ -14,11 +14,23 @@ command -v runc >/dev/null 2>&1 || need+=(runc)
 # (bsdutils) gives ctr a terminal.
 command -v containerd >/dev/null 2>&1 || need+=(containerd)
 command -v script >/dev/null 2>&1 || need+=(bsdutils)
-# The client tests drive Debian's podman (4.3) with --runtime berth.
+# The client tests drive Debian's podman (4.3) and buildah (1.28) with --runtime berth, push
+# with skopeo to a docker-registry of their own on loopback, and pull with containerd.
 command -v podman >/dev/null 2>&1 || need+=(podman)
+command -v buildah >/dev/null 2>&1 || need+=(buildah)
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # Packages install services (docker-registry's listens on :5000); none is started here:
+  # the tests run their own daemons with their own configuration.
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    guard=/usr/sbin/policy-rc.d
+    trap 'rm -f "$guard"' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi

@@ -22,6 +22,9 @@ fi
 # The release binaries as they are meant to be installed (the shim static), run for real by
 # the shim benchmark next to containerd's runc shim; its report lands in the log.
 scripts/build-release.sh
+# The README's one command for podman users.
+scripts/try-podman.sh | grep -q '^hello from a container on berth' ||
+  { echo "test: scripts/try-podman.sh did not run its container" >&2; exit 1; }
 cargo bench -p berth-benches --locked --bench shim --bench seccomp_compile
 
 # Nothing of the tests may remain: mounts, cgroups, state, processes.
@@ -41,8 +44,12 @@ for p in /proc/[0-9]*; do
       fi ;;
   esac
 done
-if pgrep -f 'containerd.*/tmp/berth-tests/' >/dev/null; then
-  echo "test: containerd or shims of the tests still running:"; pgrep -af 'containerd.*/tmp/berth-tests/'; left=1
+if pgrep -f '(containerd|docker-registry).*/tmp/berth-tests/' >/dev/null; then
+  echo "test: daemons of the tests still running:"; pgrep -af '(containerd|docker-registry).*/tmp/berth-tests/'; left=1
+fi
+# buildah's RUN containers live in berth's default root (buildah passes no --root).
+if target/debug/berth list --quiet 2>/dev/null | grep -q '^buildah'; then
+  echo "test: build containers left behind:"; target/debug/berth list; left=1
 fi
 # @seccomp is berth's cache of compiled filters, not a container.
 if [ -d /tmp/berth-tests/root ] && ls -A /tmp/berth-tests/root | grep -qv '^@seccomp$'; then

@@ -126,15 +126,44 @@ impl Containerd {
         }
     }
 
-    /// `ctr run [flags] --runtime … IMAGE ID ARGS…`
+    /// `ctr run [flags] --runtime … IMAGE ID ARGS…` of the busybox image.
     pub fn run(&self, via: Via, flags: &[&str], id: &str, args: &[&str]) -> Output {
+        self.run_image(via, flags, IMAGE, id, args)
+    }
+
+    /// `ctr run [flags] --runtime … IMAGE ID ARGS…`
+    pub fn run_image(
+        &self,
+        via: Via,
+        flags: &[&str],
+        image: &str,
+        id: &str,
+        args: &[&str],
+    ) -> Output {
         let rt = Self::runtime_args(via);
         let mut all: Vec<&str> = vec!["run"];
         all.extend(flags);
         all.extend(rt.iter().map(String::as_str));
-        all.extend([IMAGE, id]);
+        all.extend([image, id]);
         all.extend(args);
         self.ctr(&all)
+    }
+
+    /// `fs/NAME` in every overlay snapshot (image layers and containers' upper directories)
+    /// where that file exists.
+    pub fn snapshot_files(&self, name: &str) -> Vec<PathBuf> {
+        let snaps = self
+            .dir
+            .join("root/io.containerd.snapshotter.v1.overlayfs/snapshots");
+        let mut hits = Vec::new();
+        for s in std::fs::read_dir(&snaps).into_iter().flatten().flatten() {
+            let p = s.path().join("fs").join(name);
+            if p.exists() {
+                hits.push(p);
+            }
+        }
+        hits.sort();
+        hits
     }
 
     /// The pids of the shim processes serving this containerd.

@@ -8,6 +8,7 @@
 
 pub mod containerd;
 pub mod podman;
+pub mod registry;
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};

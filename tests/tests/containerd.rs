@@ -244,19 +244,7 @@ fn writes_land_in_the_snapshots_upper_layer_only(via: Via, tag: &str) {
         ],
     );
     assert!(o.status.success(), "{}", errtext(&o));
-    let snaps = c
-        .dir
-        .join("root/io.containerd.snapshotter.v1.overlayfs/snapshots");
-    let found = |name: &str| -> Vec<std::path::PathBuf> {
-        let mut hits = Vec::new();
-        for s in std::fs::read_dir(&snaps).unwrap().flatten() {
-            let p = s.path().join("fs").join(name);
-            if p.exists() {
-                hits.push(p);
-            }
-        }
-        hits
-    };
+    let found = |name: &str| c.snapshot_files(name);
     let new = found("newfile");
     assert_eq!(new.len(), 1, "{new:?}");
     assert_eq!(std::fs::read_to_string(&new[0]).unwrap(), "new\n");

@@ -159,3 +159,29 @@ fn network_none_and_host_user_read_only_and_cap_drop() {
     );
     assert_eq!(out(&o), "CapEff:\t0000000000000000\n", "{}", errtext(&o));
 }
+
+/// What berth does not do is refused by name, never done halfway or silently wrong: podman's
+/// systemd cgroup manager makes it ask for `--systemd-cgroup`.
+#[test]
+fn the_systemd_cgroup_manager_is_refused_by_name() {
+    let p = Podman::start("systemd");
+    let o = p.podman(&[
+        "--cgroup-manager",
+        "systemd",
+        "run",
+        "--rm",
+        "--network=none",
+        "--cgroup-parent",
+        "berthtest.slice",
+        berth_tests::podman::IMAGE,
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(126), "{}", errtext(&o));
+    let err = errtext(&o);
+    assert!(
+        err.contains("--systemd-cgroup: the systemd cgroup driver is not supported"),
+        "{err}"
+    );
+    let left = out(&p.podman(&["ps", "-a", "--format", "{{.ID}}"]));
+    assert_eq!(left, "", "containers left: {left}");
+}
