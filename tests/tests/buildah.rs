@@ -102,11 +102,20 @@ fn a_failing_run_step_fails_the_build_with_its_exit_code() {
     assert!(!images.contains("never"), "{images}");
     let left = out(&p.buildah_cmd(&["containers", "--quiet"]).output().unwrap());
     assert_eq!(left.trim(), "", "build containers left: {left}");
-    // buildah passes no `--root`: its containers are in berth's default root.
+    // buildah passes no `--root`: its containers are in berth's default root, with their
+    // bundles in this test's TMPDIR (the other test's build may be running meanwhile).
     let o = std::process::Command::new(runtime())
-        .args(["list", "--quiet"])
+        .args(["list", "--format", "json"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", errtext(&o));
-    assert!(!out(&o).contains("buildah"), "{}", out(&o));
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+    let ours = p.dir.display().to_string();
+    let left: Vec<&serde_json::Value> = listed
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["bundle"].as_str().is_some_and(|b| b.starts_with(&ours)))
+        .collect();
+    assert!(left.is_empty(), "build containers left: {left:?}");
 }

@@ -322,10 +322,14 @@ fn list_and_state_do_not_wait_for_a_slow_create() {
     std::thread::sleep(std::time::Duration::from_millis(500));
     let listed = ok(berth(&["list", "-q"]));
     assert_eq!(other.status(), "created");
-    assert!(
-        !done.load(std::sync::atomic::Ordering::SeqCst),
-        "create should still be in its hook"
-    );
+    if done.load(std::sync::atomic::Ordering::SeqCst) {
+        let out = creator.join().unwrap();
+        panic!(
+            "create should still be in its 3 s hook, but it ended ({:?}): {}",
+            out.status,
+            stderr(&out)
+        );
+    }
     assert!(listed.contains("lc-other"), "{listed}");
     ok(creator.join().unwrap());
     assert_eq!(slow.status(), "created");
