@@ -20,6 +20,10 @@ command -v podman >/dev/null 2>&1 || need+=(podman)
 command -v buildah >/dev/null 2>&1 || need+=(buildah)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+# The side-by-side benchmark (benches/benches/runtimes) runs crun next to berth and runc and
+# counts syscalls with strace.
+command -v crun >/dev/null 2>&1 || need+=(crun)
+command -v strace >/dev/null 2>&1 || need+=(strace)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -22,6 +22,8 @@ fi
 # The release binaries as they are meant to be installed (the shim static), run for real by
 # the shim benchmark next to containerd's runc shim; its report lands in the log.
 scripts/build-release.sh
+# berth next to crun and runc, side by side (fewer rounds than the README's table).
+BERTH_BENCH_ROUNDS=10 cargo bench -p berth-benches --locked --bench runtimes
 # The README's one command for podman users.
 scripts/try-podman.sh | grep -q '^hello from a container on berth' ||
   { echo "test: scripts/try-podman.sh did not run its container" >&2; exit 1; }
