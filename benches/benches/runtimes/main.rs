@@ -354,6 +354,28 @@ impl Bench {
         hangs: &str,
         view: Option<String>,
     ) -> String {
+        let mut r = String::from("\n## berth next to its peers\n\n");
+        r += "Medians (min–max) of interleaved rounds; lower is better.\n\n";
+        r += &self.table(syscalls);
+        r += &format!("\n{rounds} rounds in {:.0} s; the host was idle {:.0}% of the time (other work on it skews every column alike).\n", took.as_secs_f64(), idle * 100.0);
+        r += &format!("{hangs}.\n");
+        let versions: Vec<String> = self
+            .rts
+            .iter()
+            .map(|rt| format!("{}: {}", rt.name, rt.version()))
+            .collect();
+        r += &format!("Versions: {}.\n", versions.join("; "));
+        if let Some(v) = view {
+            r += &format!("Mount view of every runtime: {v}.\n");
+        }
+        for f in &self.failures {
+            r += &format!("Note: {f}\n");
+        }
+        r
+    }
+
+    /// The markdown table: a row per scenario, a column per runtime, the ratio to crun.
+    fn table(&self, syscalls: &[Option<u64>]) -> String {
         let crun = self.rts.iter().position(|r| r.name == "crun");
         let mut t = String::new();
         let names: Vec<&str> = self.rts.iter().map(|r| r.name).collect();
@@ -399,24 +421,7 @@ impl Bench {
             "| syscalls in one `run` (strace -f -c) | {} | {ratio} |\n",
             counts.join(" | ")
         );
-        let mut r = String::from("\n## berth next to its peers\n\n");
-        r += "Medians (min–max) of interleaved rounds; lower is better.\n\n";
-        r += &t;
-        r += &format!("\n{rounds} rounds in {:.0} s; the host was idle {:.0}% of the time (other work on it skews every column alike).\n", took.as_secs_f64(), idle * 100.0);
-        r += &format!("{hangs}.\n");
-        let versions: Vec<String> = self
-            .rts
-            .iter()
-            .map(|rt| format!("{}: {}", rt.name, rt.version()))
-            .collect();
-        r += &format!("Versions: {}.\n", versions.join("; "));
-        if let Some(v) = view {
-            r += &format!("Mount view of every runtime: {v}.\n");
-        }
-        for f in &self.failures {
-            r += &format!("Note: {f}\n");
-        }
-        r
+        t
     }
 }
 
