@@ -13,8 +13,8 @@
 //! runtime (berth create)                 container init (pid 1 of the new pid namespace)
 //!   validate spec, plan, state dir
 //!   mkfifo exec.fifo, cgroup mkdir
-//!   clone3(CLONE_NEW*, INTO_CGROUP) ────▶ wait for Continue
-//!   uid/gid maps, v1 cgroup attach
+//!   clone3(CLONE_NEW*, INTO_CGROUP) ────▶ write "0" to each v1 cgroup's `tasks`
+//!   uid/gid maps                          wait for Continue
 //!   Continue{pid} ──────────────────────▶ join/unshare namespaces, hostname, mounts (fd-based,
 //!                                         resolved inside the rootfs), devices, /dev links
 //!                 ◀──────────────────────  RunHooks       (only when there are such hooks)

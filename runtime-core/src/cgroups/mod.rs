@@ -2,8 +2,8 @@
 //!
 //! A `Cgroup` is the container's directory in every hierarchy the host has: the cgroup2 one
 //! (joined at birth with `CLONE_INTO_CGROUP`) and, on v1 and hybrid hosts, one per v1
-//! hierarchy (joined by one write of the pid each). It is stored in the state file, so later
-//! commands never re-detect the layout.
+//! hierarchy (joined by the child itself, writing "0" to each `tasks` file). It is stored in
+//! the state file, so later commands never re-detect the layout.
 
 mod apply;
 pub mod controllers;
@@ -18,6 +18,32 @@ use serde::{Deserialize, Serialize};
 use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// The v1 `tasks` files a child joins by itself, and their directories for messages.
+#[derive(Debug, Default)]
+pub struct CgroupTasks {
+    pub fds: Vec<OwnedFd>,
+    pub dirs: Vec<PathBuf>,
+}
+
+impl CgroupTasks {
+    /// Runs in the child: moves the calling (single-threaded) process into every v1 cgroup.
+    /// Returns the index of the one that failed.
+    pub fn join(&self) -> std::result::Result<(), (usize, crate::sys::Errno)> {
+        use std::os::fd::AsRawFd;
+        for (i, fd) in self.fds.iter().enumerate() {
+            fs::write_all(fd.as_raw_fd(), b"0").map_err(|e| (i, e))?;
+        }
+        Ok(())
+    }
+
+    /// The failed directory, for the runtime's message.
+    pub fn shown(&self, i: usize) -> String {
+        self.dirs
+            .get(i)
+            .map_or_else(|| format!("#{i}"), |d| d.display().to_string())
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Cgroup {
@@ -129,14 +155,23 @@ impl Cgroup {
             .map(Some)
     }
 
-    /// Moves `pid` into every v1 hierarchy (and into cgroup2 too when `also_v2`).
-    pub fn attach(&self, pid: i32, also_v2: bool) -> Result<()> {
-        let v2 = self.v2.iter().filter(|_| also_v2);
-        for d in self.v1.iter().map(|(_, d)| d).chain(v2) {
-            std::fs::write(d.join("cgroup.procs"), pid.to_string())
-                .map_err(|e| Error::Cgroup(format!("joining {}: {e}", d.display())))?;
+    /// Write ends of the `tasks` file of every v1 directory, for the child to write "0" into.
+    /// A thread moving itself through `tasks` is the one v1 attach that skips the kernel's
+    /// global threadgroup lock, whose first taking after a quiet spell waits out an RCU grace
+    /// period (7-20 ms here); a freshly cloned child is single-threaded, so the thread is the
+    /// whole process. The permission check uses the opener's credentials, so a child already
+    /// in its new user namespace may write them.
+    pub fn v1_tasks(&self) -> Result<CgroupTasks> {
+        let mut fds = Vec::with_capacity(self.v1.len());
+        for (_, d) in &self.v1 {
+            let path = d.join("tasks");
+            let c = crate::rootfs::resolve::cstring(&path, "cgroup")?;
+            let fd = fs::openat(libc::AT_FDCWD, &c, libc::O_WRONLY, 0)
+                .sys("open", || format!("cgroup {}", path.display()))?;
+            fds.push(fd);
         }
-        Ok(())
+        let dirs = self.v1.iter().map(|(_, d)| d.clone()).collect();
+        Ok(CgroupTasks { fds, dirs })
     }
 
     /// The processes of the container, from the cgroup2 directory when there is one.

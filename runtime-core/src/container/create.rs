@@ -102,6 +102,7 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
             cgroup.apply(r, linux.devices().as_deref().unwrap_or(&[]))?;
         }
     }
+    init.cgroup_tasks = cgroup.v1_tasks()?;
 
     let mut stored = Stored {
         id: id.to_string(),
@@ -305,6 +306,7 @@ impl Planned {
             stdio: None,
             keyring,
             close_fds: Vec::new(),
+            cgroup_tasks: Default::default(),
         };
         let net_target = match self.net_devices.is_empty() {
             true => None,

@@ -24,6 +24,10 @@ pub fn describe(f: Fail, plan: &InitPlan) -> String {
     use Step::*;
     match f.step {
         Protocol => format!("setup channel out of order (step {i}): {e}"),
+        JoinCgroup => format!(
+            "joining cgroup {}: writing tasks: {e}",
+            plan.cgroup_tasks.shown(i)
+        ),
         JoinNamespace => format!("joining namespace #{i}: setns: {e}"),
         Unshare => format!("creating namespaces: unshare: {e}"),
         BecomeRoot => format!("becoming root in the user namespace: setresuid/setresgid: {e}"),

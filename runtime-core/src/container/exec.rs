@@ -75,14 +75,9 @@ impl Container {
         };
         drop(theirs);
         let started = ExecProcess { pid, pidfd };
-        let result = self
-            .stored
-            .cgroup
-            .attach(pid, false)
-            .and_then(|()| {
-                ours.send(Msg::Continue { pid })
-                    .sys("send", || "setup channel".into())
-            })
+        let result = ours
+            .send(Msg::Continue { pid })
+            .sys("send", || "setup channel".into())
             .and_then(|()| self.follow_exec(&ours, pid, &plan));
         if let Err(e) = result {
             let _ = p::pidfd_send_signal(started.pidfd.as_raw_fd(), libc::SIGKILL);
@@ -159,6 +154,7 @@ impl Container {
             console_socket,
             stdio: None,
             close_fds: self.dir.lock_fd().into_iter().collect(),
+            cgroup_tasks: self.stored.cgroup.v1_tasks()?,
         })
     }
 
@@ -194,6 +190,10 @@ fn exec_fail_text(f: crate::process::fail::Fail, plan: &JoinPlan) -> String {
         Step::ExecLookup | Step::Execve => format!("exec {arg0:?}: {e}"),
         Step::Cwd => format!("process.cwd {}: {e}", plan.process.cwd.shown),
         Step::JoinNamespace => format!("joining the container's namespaces: setns: {e}"),
+        Step::JoinCgroup => format!(
+            "joining cgroup {}: writing tasks: {e}",
+            plan.cgroup_tasks.shown(f.index as usize)
+        ),
         step => format!("{step:?} (#{}): {e}", f.index),
     }
 }

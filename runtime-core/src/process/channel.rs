@@ -6,8 +6,8 @@
 //!
 //! ```text
 //! parent                                   child (container init)
-//!   clone3 ───────────────────────────────▶ waits
-//!   uid/gid maps, v1 cgroup attach
+//!   clone3 ───────────────────────────────▶ joins its v1 cgroups, waits
+//!   uid/gid maps
 //!   Continue{pid} ────────────────────────▶ namespaces, mounts, devices
 //!                 ◀──────────────────────── RunHooks        (only if prestart/createRuntime)
 //!   prestart, createRuntime hooks

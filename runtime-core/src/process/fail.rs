@@ -23,6 +23,7 @@ macro_rules! steps {
 
 steps! {
     Protocol,
+    JoinCgroup,
     JoinNamespace,
     Unshare,
     BecomeRoot,

@@ -8,6 +8,7 @@ use super::fail::{At, Fail, Step};
 use super::namespaces::NsPlan;
 use super::plan::ProcessPlan;
 use super::setup;
+use crate::cgroups::CgroupTasks;
 use crate::hooks::{self, HookPlan};
 use crate::rootfs::RootfsPlan;
 use crate::sys::{fs, process as p};
@@ -45,6 +46,8 @@ pub struct InitPlan {
     pub keyring: Option<CString>,
     /// The runtime's fds that must not live on in the init (the state directory's lock).
     pub close_fds: Vec<i32>,
+    /// The v1 cgroups the init moves itself into, before it makes its cgroup namespace.
+    pub cgroup_tasks: CgroupTasks,
 }
 
 /// Runs the init; never returns.
@@ -69,6 +72,7 @@ pub fn run(plan: &InitPlan, chan: &Channel) -> ! {
 /// Everything up to `Ready`: returns which exec candidate to run, and the init's host pid.
 fn setup_all(plan: &InitPlan, chan: &Channel) -> Result<(usize, i32), Fail> {
     fs::umask(0);
+    setup::join_cgroups(&plan.cgroup_tasks)?;
     let host_pid = chan.expect_continue().at(Step::Protocol, 0)?;
     plan.ns.enter()?;
     if let Some(name) = &plan.keyring {

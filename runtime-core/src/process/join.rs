@@ -6,6 +6,7 @@ use super::channel::{Channel, Msg};
 use super::fail::{At, Fail, Step};
 use super::plan::ProcessPlan;
 use super::setup;
+use crate::cgroups::CgroupTasks;
 use crate::sys::process as p;
 use std::os::fd::{AsRawFd, OwnedFd};
 
@@ -23,6 +24,8 @@ pub struct JoinPlan {
     pub stdio: Option<[i32; 3]>,
     /// The runtime's fds that must not live on in the child (the state directory's lock).
     pub close_fds: Vec<i32>,
+    /// The container's v1 cgroups, joined by the child itself.
+    pub cgroup_tasks: CgroupTasks,
 }
 
 pub fn run(plan: &JoinPlan, chan: &Channel) -> ! {
@@ -41,6 +44,7 @@ pub fn run(plan: &JoinPlan, chan: &Channel) -> ! {
 }
 
 fn prepare(plan: &JoinPlan, chan: &Channel) -> Result<usize, Fail> {
+    setup::join_cgroups(&plan.cgroup_tasks)?;
     chan.expect_continue().at(Step::Protocol, 0)?;
     setup::stdio(plan.stdio)?;
     if plan.ns_flags != 0 {

@@ -82,7 +82,6 @@ pub fn spawn_init(
         pidfd: Some(pidfd),
     };
     write_id_maps(pid, plan)?;
-    cgroup.attach(pid, false)?;
     write_oom_score_adj(pid, &plan.process)?;
     events.prepare(pid)?;
     ours.send(Msg::Continue { pid })

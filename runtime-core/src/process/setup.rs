@@ -4,6 +4,7 @@
 use super::channel::{Channel, Msg};
 use super::fail::{At, Fail, Step};
 use super::plan::ProcessPlan;
+use crate::cgroups::CgroupTasks;
 use crate::rootfs::resolve::{open_in_root, Create};
 use crate::sys::{fs, process as p, socket, tty, Errno};
 use std::os::fd::{AsRawFd, RawFd};
@@ -23,6 +24,13 @@ pub fn stdio(fds: Option<[RawFd; 3]>) -> Result<(), Fail> {
         fs::dup2(*fd, i as RawFd).at(Step::Stdio, i)?;
     }
     Ok(())
+}
+
+/// Moves this process into the container's v1 cgroups (cgroup2 was joined by clone3 itself).
+pub fn join_cgroups(tasks: &CgroupTasks) -> Result<(), Fail> {
+    tasks
+        .join()
+        .map_err(|(i, e)| Fail::new(Step::JoinCgroup, i as u32, e))
 }
 
 /// rlimits, personality, I/O priority, scheduler, CPU affinity and memory policy.
