@@ -24,6 +24,11 @@ command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
 # counts syscalls with strace.
 command -v crun >/dev/null 2>&1 || need+=(crun)
 command -v strace >/dev/null 2>&1 || need+=(strace)
+# youki, the fourth peer, is built from crates.io below; it links libseccomp.
+if ! command -v youki >/dev/null 2>&1; then
+  dpkg -s libseccomp-dev >/dev/null 2>&1 || need+=(libseccomp-dev)
+  command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -39,3 +44,9 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo (Rust 1.85 or newer) is required" >&2; exit 1; }
+if ! command -v youki >/dev/null 2>&1; then
+  # About two minutes on two cores; the benchmark measures it when it is there.
+  echo "setup: building youki 0.7.0 into /usr/local/bin"
+  cargo install youki --locked --version 0.7.0 --features v1,v2,seccomp,systemd \
+    --root /usr/local --quiet
+fi

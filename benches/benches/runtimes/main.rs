@@ -3,7 +3,7 @@
 //! min–max and ratios against crun, the host's idle share, and writes the table to
 //! target/berth-bench/runtimes.md.
 //!
-//! Run: cargo build --release -p berth && cargo bench -p berth-benches --bench runtimes
+//! Run: scripts/build-release.sh && cargo bench -p berth-benches --bench runtimes
 //! (BERTH_BENCH_ROUNDS=N changes the number of rounds, 30 by default.)
 
 mod measure;
@@ -12,7 +12,7 @@ mod peers;
 use measure::{ms, run, stats, Idle};
 use peers::{base_config, Runtime, BASE};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -54,6 +54,8 @@ struct Bench {
     seccomp: Value,
     samples: BTreeMap<(Scenario, usize), Vec<f64>>,
     failures: Vec<String>,
+    /// Scenarios a runtime hung in once: not run again for it (each hang costs the deadline).
+    hung: BTreeSet<(Scenario, usize)>,
 }
 
 fn main() {
@@ -72,6 +74,7 @@ fn main() {
         seccomp: base_config(&rootfs, true),
         samples: BTreeMap::new(),
         failures: Vec::new(),
+        hung: BTreeSet::new(),
     };
     b.check_each_runs();
     b.start_sleepers();
@@ -118,7 +121,14 @@ impl Bench {
     }
 
     fn fail(&mut self, s: Scenario, rt: usize, code: i32) {
-        let msg = format!("{}: {} exited {code}", self.rts[rt].name, s.label());
+        if code == measure::HUNG {
+            self.hung.insert((s, rt));
+        }
+        let how = match code {
+            measure::HUNG => format!("hung (killed after {} s)", measure::DEADLINE.as_secs()),
+            c => format!("exited {c}"),
+        };
+        let msg = format!("{}: {} {how}", self.rts[rt].name, s.label());
         if !self.failures.contains(&msg) {
             self.failures.push(msg);
         }
@@ -235,6 +245,9 @@ impl Bench {
     }
 
     fn parallel(&mut self, k: usize, round: usize) {
+        if self.hung.contains(&(Scenario::Parallel, k)) {
+            return;
+        }
         let rt = &self.rts[k];
         let ids: Vec<String> = (0..PARALLEL).map(|i| format!("p{round}-{i}")).collect();
         let bundles: Vec<PathBuf> = ids
@@ -250,13 +263,18 @@ impl Bench {
                     .spawn()
             })
             .collect();
+        let until = start + 2 * measure::DEADLINE;
         let mut worst = 0;
         for c in children {
-            let code = match c.and_then(|mut c| c.wait()) {
-                Ok(st) => st.code().unwrap_or(128),
+            let code = match c {
+                Ok(c) => measure::finish(c, start, until).code,
                 Err(_) => 127,
             };
-            worst = worst.max(code);
+            worst = if code == measure::HUNG || worst == measure::HUNG {
+                measure::HUNG
+            } else {
+                worst.max(code)
+            };
         }
         let took = start.elapsed();
         for id in &ids {
@@ -307,26 +325,11 @@ impl Bench {
         let bundle = rt.bundle("thousand", &self.plain, &["true"]);
         let (mut longest, mut hung, mut failed) = (Duration::ZERO, 0, 0);
         for _ in 0..1000 {
-            let start = Instant::now();
-            let mut child = rt
-                .cmd(&["run", "--bundle", bundle.to_str().unwrap(), "thousand"])
-                .spawn()
-                .expect("spawn");
-            let code = loop {
-                if let Ok(Some(st)) = child.try_wait() {
-                    break st.code();
-                }
-                if start.elapsed() > Duration::from_secs(10) {
-                    hung += 1;
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    break None;
-                }
-                std::thread::sleep(Duration::from_micros(200));
-            };
-            longest = longest.max(start.elapsed());
+            let r = run(&mut rt.cmd(&["run", "--bundle", bundle.to_str().unwrap(), "thousand"]));
+            longest = longest.max(r.took);
+            hung += usize::from(r.code == measure::HUNG);
             let d = run(&mut rt.cmd(&["delete", "--force", "thousand"]));
-            if code != Some(0) || d.code != 0 {
+            if r.code != 0 || d.code != 0 {
                 failed += 1;
             }
             measure::reap();

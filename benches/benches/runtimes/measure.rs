@@ -8,17 +8,33 @@ use std::time::{Duration, Instant};
 
 pub struct Ran {
     pub took: Duration,
-    /// Exit code, or 128 + signal.
+    /// Exit code, or 128 + signal; `HUNG` when the deadline passed and the harness killed it.
     pub code: i32,
     /// Peak resident set of the process (and of its children it waited for), KiB.
     pub max_rss_kib: i64,
 }
 
-/// Runs `cmd` to its end.
+/// How long any one runtime command may take before it counts as hung.
+pub const DEADLINE: Duration = Duration::from_secs(10);
+/// The exit code the harness records for a command it had to kill.
+pub const HUNG: i32 = -1;
+
+/// Runs `cmd` to its end, or kills it at `DEADLINE`.
 pub fn run(cmd: &mut Command) -> Ran {
     let start = Instant::now();
     let child = cmd.spawn().expect("spawning a runtime");
+    finish(child, start, start + DEADLINE)
+}
+
+/// Waits for a spawned runtime command until `until`, then kills it. A peer that loses track
+/// of its container (youki, in the parallel scenario) must cost a row, not the whole run.
+pub fn finish(child: std::process::Child, start: Instant, until: Instant) -> Ran {
     let pid = child.id() as libc::pid_t;
+    let hung = !exits_by(pid, until);
+    if hung {
+        // SAFETY: kill on our own unreaped child's pid.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
     let mut status = 0;
     // SAFETY: zeroed rusage is valid; wait4 fills it and the status for our own child.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -35,9 +51,38 @@ pub fn run(cmd: &mut Command) -> Ran {
     std::mem::forget(child);
     Ran {
         took,
-        code: exit_code(status),
+        code: if hung { HUNG } else { exit_code(status) },
         max_rss_kib: ru.ru_maxrss,
     }
+}
+
+/// Whether `pid` exits before `until`: a poll on its pidfd wakes the moment it does, so the
+/// deadline adds nothing to the time measured.
+fn exits_by(pid: libc::pid_t, until: Instant) -> bool {
+    // SAFETY: pidfd_open with a pid and no flags; the fd is closed below.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    if fd < 0 {
+        return true; // Cannot watch it: fall back to an unbounded wait.
+    }
+    let ready = loop {
+        let left = until.saturating_duration_since(Instant::now());
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        let r = unsafe { libc::poll(&mut p, 1, left.as_millis().min(i32::MAX as u128) as i32) };
+        if r > 0 {
+            break true;
+        }
+        if r == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break false;
+        }
+    };
+    // SAFETY: our own fd.
+    unsafe { libc::close(fd) };
+    ready
 }
 
 fn exit_code(status: i32) -> i32 {
