@@ -5,6 +5,7 @@
 //! written as prepared pieces, and the init's host pid is spliced in as digits.
 
 use crate::error::{Error, Result};
+use crate::process::execute;
 use crate::process::plan::CStrings;
 use crate::sys::process::{self as p, Exit, Forked};
 use crate::sys::{fs, socket, Errno};
@@ -109,8 +110,12 @@ pub fn run(h: &HookPlan, state: &[&[u8]]) -> std::result::Result<(), HookFail> {
         Forked::Child => {
             // The runtime may have signals blocked (it forwards them); the hook must not.
             let _ = p::sigmask(libc::SIG_SETMASK, &[]);
+            // A hook run inside the container is exec'd like its process (CVE-2019-5736).
+            let mut lines = [[0u8; 256]; execute::MAX_DEPTH];
             if fs::dup2(theirs.as_raw_fd(), 0).is_ok() {
-                let _ = p::execve(&h.path, h.argv.ptrs(), h.envp.ptrs());
+                if let Ok(ready) = execute::prepare(&h.path, &h.argv, &mut lines) {
+                    let _ = execute::exec(ready, h.envp.ptrs(), execute::Via::Execveat);
+                }
             }
             p::exit_now(127);
         }

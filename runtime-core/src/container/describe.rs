@@ -77,6 +77,7 @@ pub fn describe(f: Fail, plan: &InitPlan) -> String {
         FinalPropagation => format!("linux.rootfsPropagation: mount_setattr: {e}"),
         Console => format!("process.terminal: setting up the pty (step {i}): {e}"),
         ExecLookup => exec_lookup(plan, e),
+        ExecOpen => exec_open(&arg0(plan), e),
         ExecFifo => format!("waiting for start on the exec fifo: {e}"),
         Keyring => format!("joining a session keyring: keyctl: {e}"),
         Rlimit => format!("process.rlimits[{i}]: setrlimit: {e}"),
@@ -130,6 +131,18 @@ fn arg0(plan: &InitPlan) -> String {
         .argv
         .first()
         .map_or("?".into(), |a| format!("{:?}", a.to_string_lossy()))
+}
+
+/// Opening the program for exec failed; ELOOP is what a /proc magic link on the way gives.
+pub fn exec_open(arg0: &str, e: Errno) -> String {
+    if e.0 == libc::ELOOP {
+        format!(
+            "exec {arg0}: the program or a #! interpreter it names leads through a /proc magic link \
+             (such as /proc/self/exe, refused: CVE-2019-5736) or a symlink loop"
+        )
+    } else {
+        format!("exec {arg0}: opening the program or its #! interpreter: {e}")
+    }
 }
 
 fn exec_lookup(plan: &InitPlan, e: Errno) -> String {

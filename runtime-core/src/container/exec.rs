@@ -188,6 +188,7 @@ fn exec_fail_text(f: crate::process::fail::Fail, plan: &JoinPlan) -> String {
             format!("exec: {arg0:?}: executable file not found in $PATH")
         }
         Step::ExecLookup | Step::Execve => format!("exec {arg0:?}: {e}"),
+        Step::ExecOpen => super::describe::exec_open(&format!("{arg0:?}"), e),
         Step::Cwd => format!("process.cwd {}: {e}", plan.process.cwd.shown),
         Step::JoinNamespace => format!("joining the container's namespaces: setns: {e}"),
         Step::JoinCgroup => format!(

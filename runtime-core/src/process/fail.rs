@@ -55,6 +55,7 @@ steps! {
     Console,
     Stdio,
     ExecLookup,
+    ExecOpen,
     ExecFifo,
     Keyring,
     Rlimit,

@@ -105,6 +105,7 @@ fn setup_all(plan: &InitPlan, chan: &Channel) -> Result<(usize, i32), Fail> {
     setup::limits(&plan.process)?;
     setup::cwd(&plan.process)?;
     let which = setup::lookup(&plan.process)?;
+    setup::probe_exec(&plan.process, which)?;
     setup::fds(&plan.process)?;
     setup::seccomp_for_agent(&plan.process, chan)?;
     chan.send(Msg::Ready).at(Step::Protocol, 3)?;
@@ -130,10 +131,7 @@ fn finish_and_exec(plan: &InitPlan, which: usize, host_pid: i32) -> Fail {
     if let Err(f) = run_hooks(hooks, plan, host_pid, b"created", Step::StartContainerHook) {
         return f;
     }
-    if let Err(f) = setup::credentials(&plan.process) {
-        return f;
-    }
-    setup::exec(&plan.process, which)
+    setup::exec(&plan.process, which, || setup::credentials(&plan.process))
 }
 
 /// Opening the fifo for writing blocks until `start` opens it for reading. The fd stays open

@@ -36,7 +36,10 @@ pub fn run(plan: &JoinPlan, chan: &Channel) -> ! {
         .iter()
         .for_each(|fd| crate::sys::fs::close(*fd));
     let fail = match prepare(plan, chan) {
-        Ok(which) => setup::exec(&plan.process, which),
+        Ok(which) => setup::exec(&plan.process, which, || {
+            setup::credentials(&plan.process)?;
+            setup::fds(&plan.process)
+        }),
         Err(f) => f,
     };
     let _ = chan.send(Msg::Failed(fail));
@@ -60,7 +63,5 @@ fn prepare(plan: &JoinPlan, chan: &Channel) -> Result<usize, Fail> {
     setup::cwd(&plan.process)?;
     let which = setup::lookup(&plan.process)?;
     setup::seccomp_for_agent(&plan.process, chan)?;
-    setup::credentials(&plan.process)?;
-    setup::fds(&plan.process)?;
     Ok(which)
 }

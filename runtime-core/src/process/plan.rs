@@ -10,17 +10,22 @@ use crate::sys::process::SchedAttr;
 use oci_spec::runtime::{
     IOPriorityClass, LinuxPersonalityDomain, LinuxSchedulerFlag, LinuxSchedulerPolicy, Process,
 };
+use std::cell::UnsafeCell;
 use std::ffi::{c_char, CString};
 use std::path::Path;
 
-/// A NULL-terminated `char *[]` and the strings it points into.
+/// A NULL-terminated `char *[]` and the strings it points into, with room in front for the
+/// interpreters of a `#!` chain (see `execute`).
 #[derive(Debug, Default)]
 pub struct CStrings {
     strs: Vec<CString>,
     ptrs: Vec<*const c_char>,
+    /// `ROOM` free slots, then a copy of `ptrs`: written only by a forked child about to exec.
+    room: UnsafeCell<Vec<*const c_char>>,
 }
 
-// The pointers only ever point into `strs`, which this struct owns and never changes.
+// The pointers only ever point into `strs`, which this struct owns and never changes. `room`
+// is written only in a child process after clone, in its own copy of this memory.
 unsafe impl Send for CStrings {}
 unsafe impl Sync for CStrings {}
 
@@ -33,11 +38,27 @@ impl CStrings {
             .map_err(|_| Error::invalid(field, "a string contains a NUL byte"))?;
         let mut ptrs: Vec<*const c_char> = strs.iter().map(|s| s.as_ptr()).collect();
         ptrs.push(std::ptr::null());
-        Ok(CStrings { strs, ptrs })
+        let mut room = vec![std::ptr::null(); super::execute::ROOM];
+        room.extend_from_slice(&ptrs);
+        Ok(CStrings {
+            strs,
+            ptrs,
+            room: UnsafeCell::new(room),
+        })
     }
 
     pub fn ptrs(&self) -> &[*const c_char] {
         &self.ptrs
+    }
+
+    /// The argument vector with its free slots in front.
+    ///
+    /// # Safety
+    /// Only for a process that was cloned from the owner and is about to exec: nothing else
+    /// may look at this `CStrings` while the slice lives.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn room(&self) -> &mut [*const c_char] {
+        unsafe { &mut *self.room.get() }
     }
 
     pub fn first(&self) -> Option<&CString> {
@@ -142,6 +163,27 @@ impl ProcessPlan {
             self.seccomp = Some(crate::seccomp::cache::compiled(s, seccomp_cache)?);
         }
         Ok(self)
+    }
+
+    /// How the final exec is made: by fd, unless the seccomp filter would refuse execveat.
+    pub fn exec_via(&self) -> super::execute::Via {
+        use super::execute::Via;
+        let Some(prog) = &self.seccomp else {
+            return Via::Execveat;
+        };
+        let Some(abi) = crate::seccomp::Family::native().map(|f| f.native_abi()) else {
+            return Via::ProcFd;
+        };
+        let Some(nr) = abi.number("execveat") else {
+            return Via::ProcFd;
+        };
+        let args = [3, 0, 0, 0, libc::AT_EMPTY_PATH as u64, 0];
+        let ret = crate::seccomp::interp::run(prog, abi.audit(), nr, args) & 0xffff_0000;
+        if ret == libc::SECCOMP_RET_ALLOW || ret == libc::SECCOMP_RET_LOG {
+            Via::Execveat
+        } else {
+            Via::ProcFd
+        }
     }
 
     /// Whether the seccomp filter hands a notify fd to an agent.

@@ -2,6 +2,7 @@
 //! working directory, program lookup, credentials, exec. Runs in the child: no allocation.
 
 use super::channel::{Channel, Msg};
+use super::execute;
 use super::fail::{At, Fail, Step};
 use super::plan::ProcessPlan;
 use crate::cgroups::CgroupTasks;
@@ -206,17 +207,36 @@ pub fn fds(pl: &ProcessPlan) -> Result<(), Fail> {
     fs::cloexec_from(3 + pl.preserve_fds).at(Step::PreserveFds, 0)
 }
 
-/// Resets signals, sets the umask and execs candidate `which`. Returns only on failure.
-pub fn exec(pl: &ProcessPlan, which: usize) -> Fail {
-    p::reset_signal_dispositions();
-    let _ = p::sigmask(libc::SIG_SETMASK, &[]);
-    fs::umask(pl.umask);
+/// Opens the program found as it will be opened for exec, so that an image that leads it to
+/// /proc/self/exe fails `create` with the reason rather than the process after `start`.
+pub fn probe_exec(pl: &ProcessPlan, which: usize) -> Result<(), Fail> {
+    let Some(path) = pl.candidates.get(which) else {
+        return Err(Fail::new(Step::ExecLookup, 0, Errno(libc::ENOENT)));
+    };
+    let mut lines = [[0u8; 256]; execute::MAX_DEPTH];
+    execute::prepare(path, &pl.argv, &mut lines)
+        .map(drop)
+        .map_err(|e| Fail::new(Step::ExecOpen, which as u32, e))
+}
+
+/// Opens candidate `which` (and its `#!` interpreters) for exec while the process may still
+/// open anything, runs `last_steps` (credentials, seccomp), then resets signals, sets the
+/// umask and execs the opened file. Returns only on failure.
+pub fn exec(pl: &ProcessPlan, which: usize, last_steps: impl FnOnce() -> Result<(), Fail>) -> Fail {
     let Some(path) = pl.candidates.get(which) else {
         return Fail::new(Step::Execve, 0, Errno(libc::ENOENT));
     };
-    Fail::new(
-        Step::Execve,
-        which as u32,
-        p::execve(path, pl.argv.ptrs(), pl.envp.ptrs()),
-    )
+    let mut lines = [[0u8; 256]; execute::MAX_DEPTH];
+    let ready = match execute::prepare(path, &pl.argv, &mut lines) {
+        Ok(r) => r,
+        Err(e) => return Fail::new(Step::ExecOpen, which as u32, e),
+    };
+    if let Err(f) = last_steps() {
+        return f;
+    }
+    p::reset_signal_dispositions();
+    let _ = p::sigmask(libc::SIG_SETMASK, &[]);
+    fs::umask(pl.umask);
+    let e = execute::exec(ready, pl.envp.ptrs(), pl.exec_via());
+    Fail::new(Step::Execve, which as u32, e)
 }

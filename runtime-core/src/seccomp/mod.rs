@@ -12,8 +12,7 @@ mod tables;
 
 pub use arch::{Arch, Family};
 pub use compile::{compile, compile_for, Program};
-#[cfg(test)]
-mod interp;
+pub mod interp;
 
 /// What the compiler really supports, for `berth features`.
 pub const ACTIONS: &[&str] = &[

@@ -102,6 +102,27 @@ pub fn read(fd: RawFd, buf: &mut [u8]) -> SysResult<usize> {
         .map(|n| n as usize)
 }
 
+/// pread(2): fills as much of `buf` as the file has from `offset` (short only at its end).
+pub fn pread(fd: RawFd, buf: &mut [u8], offset: i64) -> SysResult<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        let rest = &mut buf[done..];
+        let n = retry(|| unsafe {
+            libc::pread(
+                fd,
+                rest.as_mut_ptr().cast(),
+                rest.len(),
+                offset + done as i64,
+            ) as libc::c_long
+        })? as usize;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    Ok(done)
+}
+
 pub fn write(fd: RawFd, buf: &[u8]) -> SysResult<usize> {
     retry(|| unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) as libc::c_long })
         .map(|n| n as usize)

@@ -262,6 +262,21 @@ pub fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> Er
     Errno::last()
 }
 
+/// execveat(2) of an open file (`AT_EMPTY_PATH`); returns only on failure.
+pub fn execveat_fd(fd: RawFd, argv: &[*const c_char], envp: &[*const c_char]) -> Errno {
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            c"".as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Errno::last()
+}
+
 /// Ends the calling process without running atexit handlers or flushing stdio.
 pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
