@@ -47,6 +47,7 @@ command -v cargo >/dev/null 2>&1 || { echo "setup: cargo (Rust 1.85 or newer) is
 if ! command -v youki >/dev/null 2>&1; then
   # About two minutes on two cores; the benchmark measures it when it is there.
   echo "setup: building youki 0.7.0 into /usr/local/bin"
+  # A peer only: if it does not build, the benchmark leaves it out and says so.
   cargo install youki --locked --version 0.7.0 --features v1,v2,seccomp,systemd \
-    --root /usr/local --quiet
+    --root /usr/local --quiet || echo "setup: youki did not build; the benchmark runs without it"
 fi
