@@ -103,3 +103,26 @@ fn a_profile_that_denies_execveat_still_gets_its_container() {
     b.sh("echo started");
     assert_eq!(b.run_ok(), "started\n");
 }
+
+#[test]
+fn cve_2022_29162_and_cve_2022_27650_an_exec_gets_no_inheritable_capabilities() {
+    // runc < 1.1.2 and crun < 1.4.4 put the bounding set into the inheritable set, so a
+    // program with file capabilities (or an ambient-raising one) gained them on exec, past
+    // what the spec granted. An exec'd process must start with none (process.rs checks the
+    // init).
+    let mut b = Bundle::new("atk-inheritable");
+    b.sh("sleep 60");
+    b.run_detached();
+    let exec = ok(berth(&[
+        "exec",
+        b.id(),
+        "grep",
+        "-E",
+        "CapInh|CapAmb",
+        "/proc/self/status",
+    ]));
+    for line in exec.lines() {
+        assert!(line.ends_with("0000000000000000"), "exec: {line}");
+    }
+    assert_eq!(exec.lines().count(), 2, "{exec}");
+}
