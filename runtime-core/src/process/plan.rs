@@ -96,6 +96,8 @@ pub struct ProcessPlan {
     pub mem_policy: Option<MemPolicy>,
     /// `linux.seccomp`, compiled (shared with the cache).
     pub seccomp: Option<std::sync::Arc<crate::seccomp::Program>>,
+    /// How the final exec is made, decided once from the filter.
+    pub exec_via: super::execute::Via,
 }
 
 impl ProcessPlan {
@@ -144,6 +146,7 @@ impl ProcessPlan {
             affinity: affinity(p)?,
             mem_policy: None,
             seccomp: None,
+            exec_via: super::execute::Via::Execveat,
         })
     }
 
@@ -160,30 +163,11 @@ impl ProcessPlan {
             self.mem_policy = Some(affinity::mem_policy(mp)?);
         }
         if let Some(s) = linux.seccomp() {
-            self.seccomp = Some(crate::seccomp::cache::compiled(s, seccomp_cache)?);
+            let prog = crate::seccomp::cache::compiled(s, seccomp_cache)?;
+            self.exec_via = via_for(&prog);
+            self.seccomp = Some(prog);
         }
         Ok(self)
-    }
-
-    /// How the final exec is made: by fd, unless the seccomp filter would refuse execveat.
-    pub fn exec_via(&self) -> super::execute::Via {
-        use super::execute::Via;
-        let Some(prog) = &self.seccomp else {
-            return Via::Execveat;
-        };
-        let Some(abi) = crate::seccomp::Family::native().map(|f| f.native_abi()) else {
-            return Via::ProcFd;
-        };
-        let Some(nr) = abi.number("execveat") else {
-            return Via::ProcFd;
-        };
-        let args = [3, 0, 0, 0, libc::AT_EMPTY_PATH as u64, 0];
-        let ret = crate::seccomp::interp::run(prog, abi.audit(), nr, args) & 0xffff_0000;
-        if ret == libc::SECCOMP_RET_ALLOW || ret == libc::SECCOMP_RET_LOG {
-            Via::Execveat
-        } else {
-            Via::ProcFd
-        }
     }
 
     /// Whether the seccomp filter hands a notify fd to an agent.
@@ -324,4 +308,22 @@ fn sched(p: &Process) -> Result<Option<SchedAttr>> {
         deadline: s.deadline().unwrap_or(0),
         period: s.period().unwrap_or(0),
     }))
+}
+
+/// How the final exec is made under `prog`: by fd, unless the filter would refuse execveat.
+fn via_for(prog: &crate::seccomp::Program) -> super::execute::Via {
+    use super::execute::Via;
+    let Some(abi) = crate::seccomp::Family::native().map(|f| f.native_abi()) else {
+        return Via::ProcFd;
+    };
+    let Some(nr) = abi.number("execveat") else {
+        return Via::ProcFd;
+    };
+    let args = [3, 0, 0, 0, libc::AT_EMPTY_PATH as u64, 0];
+    let ret = crate::seccomp::interp::run(prog, abi.audit(), nr, args) & 0xffff_0000;
+    if ret == libc::SECCOMP_RET_ALLOW || ret == libc::SECCOMP_RET_LOG {
+        Via::Execveat
+    } else {
+        Via::ProcFd
+    }
 }

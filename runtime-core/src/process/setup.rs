@@ -237,6 +237,6 @@ pub fn exec(pl: &ProcessPlan, which: usize, last_steps: impl FnOnce() -> Result<
     p::reset_signal_dispositions();
     let _ = p::sigmask(libc::SIG_SETMASK, &[]);
     fs::umask(pl.umask);
-    let e = execute::exec(ready, pl.envp.ptrs(), pl.exec_via());
+    let e = execute::exec(ready, pl.envp.ptrs(), pl.exec_via);
     Fail::new(Step::Execve, which as u32, e)
 }
