@@ -39,6 +39,8 @@ pub enum Error {
     },
     #[error("container init failed: {0}")]
     Init(String),
+    #[error("exec'd process setup failed: {0}")]
+    Exec(String),
     #[error("hook {0}")]
     Hook(String),
     #[error("cgroup {0}")]

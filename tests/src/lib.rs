@@ -7,6 +7,7 @@
 //! container the test left.
 
 pub mod containerd;
+pub mod notify;
 pub mod podman;
 pub mod registry;
 
@@ -370,4 +371,57 @@ pub fn recv_fd(sock: &std::os::unix::net::UnixStream) -> (String, std::fs::File)
             std::fs::File::from_raw_fd(fd),
         )
     }
+}
+
+/// Creates and starts `b` with a terminal through a console socket, writes `input` to the pty
+/// and returns what the pty printed up to `until` (or 10 s); `Err(stderr)` if create failed.
+pub fn run_in_terminal(b: &Bundle, input: &str, until: &str) -> Result<String, String> {
+    use std::io::{Read, Write};
+    b.write();
+    let sock_path = b.dir.join("console.sock");
+    let _ = std::fs::remove_file(&sock_path);
+    let listener = std::os::unix::net::UnixListener::bind(&sock_path).unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let create = berth_cmd(&[
+        "create",
+        "--bundle",
+        &b.bundle_arg(),
+        "--console-socket",
+        sock_path.to_str().unwrap(),
+        b.id(),
+    ]);
+    let create = std::thread::spawn(move || run_to_files(create));
+    let mut conn = None;
+    eventually(10, || {
+        conn = listener.accept().ok().map(|(c, _)| c);
+        conn.is_some() || create.is_finished()
+    });
+    // The runtime connects before its child sets up the pty: a child that fails closes the
+    // socket without sending.
+    let sent = conn.as_ref().is_some_and(|c| {
+        use std::os::fd::AsRawFd;
+        c.set_nonblocking(false).unwrap();
+        c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let mut peek = [0u8; 1];
+        let n = unsafe { libc::recv(c.as_raw_fd(), peek.as_mut_ptr().cast(), 1, libc::MSG_PEEK) };
+        n > 0
+    });
+    let Some(conn) = conn.filter(|_| sent) else {
+        return Err(err(create.join().unwrap()));
+    };
+    let (_name, mut master) = recv_fd(&conn);
+    ok(create.join().unwrap());
+    ok(berth(&["start", b.id()]));
+    master.write_all(input.as_bytes()).unwrap();
+    let mut seen = String::new();
+    let mut buf = [0u8; 1024];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains(until) && std::time::Instant::now() < deadline {
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    Ok(seen)
 }

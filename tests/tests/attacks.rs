@@ -126,3 +126,284 @@ fn cve_2022_29162_and_cve_2022_27650_an_exec_gets_no_inheritable_capabilities() 
     }
     assert_eq!(exec.lines().count(), 2, "{exec}");
 }
+
+/// Removes the config's mount at `dest`.
+fn drop_mount(b: &mut Bundle, dest: &str) {
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| m["destination"] != dest);
+}
+
+fn add_mount(b: &mut Bundle, at: Option<usize>, mount: serde_json::Value) {
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.insert(at.unwrap_or(mounts.len()), mount);
+}
+
+fn bind(source: &Path, dest: &str) -> serde_json::Value {
+    json!({"destination": dest, "type": "bind", "source": source, "options": ["rbind"]})
+}
+
+fn replace_with_symlink(target: &str, link: &Path) {
+    let _ = std::fs::remove_file(link);
+    std::os::unix::fs::symlink(target, link).unwrap();
+}
+
+#[test]
+fn cve_2025_52565_dev_console_cannot_be_redirected() {
+    // runc < 1.2.8: with a terminal, runc bound /dev/pts/N onto /dev/console by path; a container
+    // that raced those paths got a procfs file such as /proc/sysrq-trigger bound writable at
+    // /dev/console, or the pty bound over a file of its choosing. Berth binds the pty's own fd
+    // onto a /dev/console looked up once, inside the root, without following a symlink.
+    let mut b = Bundle::new("atk-52565");
+    b.config["process"]["terminal"] = json!(true);
+    b.sh("stat -c '%t:%T %i' /dev/console $(tty); cat /etc/victim; echo END");
+    // The image's own /dev, where an attacker can plant things (no tmpfs of the runtime's).
+    drop_mount(&mut b, "/dev");
+    let root = b.rootfs();
+    std::fs::write(root.join("etc/victim"), "precious\n").unwrap();
+    for target in ["/etc/victim", "/proc/sysrq-trigger"] {
+        replace_with_symlink(target, &root.join("dev/console"));
+        let e = run_in_terminal(&b, "", "END").unwrap_err();
+        assert!(e.contains("/dev/console") && e.contains("symlink"), "{e}");
+        assert_nothing_left(b.id());
+        assert_eq!(
+            std::fs::read_to_string(root.join("etc/victim")).unwrap(),
+            "precious\n"
+        );
+    }
+    // A plain file there is covered by the pty in the container's view only.
+    std::fs::remove_file(root.join("dev/console")).unwrap();
+    std::fs::write(root.join("dev/console"), "").unwrap();
+    let seen = run_in_terminal(&b, "", "END").unwrap();
+    let lines: Vec<&str> = seen.lines().map(str::trim).collect();
+    assert!(lines.len() >= 4 && lines[0] == lines[1], "{seen:?}");
+    assert_eq!(lines[2], "precious", "{seen:?}");
+    assert_eq!(std::fs::read(root.join("dev/console")).unwrap(), b"");
+}
+
+#[test]
+fn cve_2025_52881_sysctl_writes_cannot_be_redirected() {
+    // runc < 1.2.8: runc wrote sysctls (and LSM labels) through paths under /proc that a
+    // container could cover with a mount of its choosing, sending the write to another file:
+    // /proc/sysrq-trigger, or a host file. Berth starts from the root of a procfs (checked by
+    // filesystem and inode) and goes down with no symlink and no mount crossed.
+    let mut b = Bundle::new("atk-52881");
+    b.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    let fake = b.dir.join("fake-sys");
+    std::fs::create_dir_all(fake.join("net/ipv4")).unwrap();
+    let fake_file = fake.join("net/ipv4/ip_forward");
+    std::fs::write(&fake_file, "untouched\n").unwrap();
+    let victim = b.dir.join("victim");
+    std::fs::write(&victim, "untouched\n").unwrap();
+    let needles = ["linux.sysctl", "net.ipv4.ip_forward", "CVE-2025-52881"];
+    // A directory of the attacker's over /proc/sys, then a host file over the file itself.
+    for (source, dest) in [
+        (&fake, "/proc/sys"),
+        (&victim, "/proc/sys/net/ipv4/ip_forward"),
+    ] {
+        let mut b2 = Bundle::new("atk-52881-over");
+        b2.config = b.config.clone();
+        add_mount(&mut b2, None, bind(source, dest));
+        b2.config["linux"]["cgroupsPath"] = b.config["linux"]["cgroupsPath"].clone();
+        refused(&b2, &needles);
+        assert_eq!(std::fs::read_to_string(&fake_file).unwrap(), "untouched\n");
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched\n");
+    }
+    // With nothing over it, the container's own sysctl is written.
+    b.sh("cat /proc/sys/net/ipv4/ip_forward");
+    assert_eq!(b.run_ok(), "1\n");
+}
+
+#[test]
+fn cve_2025_31133_masking_binds_nothing_but_the_real_dev_null() {
+    // runc < 1.2.8: maskedPaths were masked by binding /dev/null by path; a container that had
+    // replaced /dev/null with a symlink to /proc/sys/kernel/core_pattern got that file bound,
+    // writable, over /proc/kcore and the rest, and a core_pattern of its own is root on the host.
+    // Berth binds the fd of a /dev/null it checked to be the 1:3 character device.
+    let mut b = Bundle::new("atk-31133");
+    // /dev as a bind of the container's own directory: the runtime does not fill it.
+    let dev = b.dir.join("dev");
+    std::fs::create_dir_all(&dev).unwrap();
+    drop_mount(&mut b, "/dev");
+    add_mount(&mut b, Some(1), bind(&dev, "/dev"));
+    let needles = ["linux.maskedPaths", "/dev/null", "CVE-2025-31133"];
+    replace_with_symlink("/proc/sys/kernel/core_pattern", &dev.join("null"));
+    refused(&b, &needles);
+    std::fs::remove_file(dev.join("null")).unwrap();
+    std::fs::write(dev.join("null"), "a file, not a device\n").unwrap();
+    refused(&b, &needles);
+}
+
+#[test]
+fn cve_2023_27561_and_cve_2023_28642_a_volume_cannot_move_proc() {
+    // runc 1.0.0-rc95 to 1.1.4 lost the check of CVE-2019-16884: a volume mounted before /proc
+    // could put a symlink where procfs was to go, so procfs landed elsewhere and /proc escaped
+    // masking and the AppArmor profile (CVE-2023-28642: the same with /proc a symlink in the
+    // volume). Berth checks at plan time and again on the mount target it holds.
+    let mut b = Bundle::new("atk-27561");
+    let vol = b.dir.join("vol");
+    std::fs::create_dir_all(vol.join("fakeproc")).unwrap();
+    replace_with_symlink("/fakeproc", &vol.join("proc"));
+    // The volume covers the image's root before procfs is mounted: the plan sees a real /proc.
+    add_mount(&mut b, Some(0), bind(&vol, "/"));
+    refused(&b, &["mount of /proc", "symlink", "real directory"]);
+    assert_eq!(std::fs::read_dir(vol.join("fakeproc")).unwrap().count(), 0);
+}
+
+#[test]
+fn cve_2021_30465_a_symlink_swapped_under_a_mount_destination_stays_inside() {
+    // runc < 1.0.0-rc95: with a volume shared between containers, one container swapped a
+    // directory of the volume for a symlink to "/" while runc mounted into it for the other;
+    // runc followed the symlink on the host and mounted outside the rootfs (the advisory's
+    // exploit bound the host's / into the container). Berth resolves each destination inside
+    // the rootfs and mounts onto the fd it resolved. The swapping here is a host thread doing
+    // what the other container did, as fast as it can.
+    let mut b = Bundle::new("atk-30465");
+    let vol = b.dir.join("vol");
+    std::fs::create_dir_all(vol.join("d")).unwrap();
+    std::os::unix::fs::symlink("/", vol.join("alt")).unwrap();
+    add_mount(&mut b, None, bind(&vol, "/vol"));
+    let marker = json!({"destination": "/vol/d/x", "type": "tmpfs", "source": "tmpfs",
+        "options": ["size=12k"]});
+    add_mount(&mut b, None, marker);
+    // createContainer hooks run in the container's mount namespace before pivot_root: they
+    // see every mount the runtime made, wherever it landed.
+    let seen = b.dir.join("mountinfo");
+    let dump = format!("cat /proc/self/mountinfo > {}", seen.display());
+    b.config["hooks"] =
+        json!({"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", dump]}]});
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = std::thread::spawn({
+        let (stop, vol) = (stop.clone(), vol.clone());
+        move || swap_until(&vol.join("d"), &vol.join("alt"), &stop)
+    });
+    let rootfs = b.rootfs().display().to_string();
+    let (mut landed_via_link, mut ok_runs) = (0, 0);
+    for _ in 0..40 {
+        let _ = std::fs::remove_file(&seen);
+        let out = b.run();
+        if !out.status.success() {
+            // Losing the race may fail the lookup; it must fail cleanly.
+            assert!(
+                stderr(&out).contains("mount of /vol/d/x"),
+                "{}",
+                stderr(&out)
+            );
+            assert_nothing_left(b.id());
+            continue;
+        }
+        ok_runs += 1;
+        let info = std::fs::read_to_string(&seen).unwrap();
+        let points: Vec<&str> = info
+            .lines()
+            .filter(|l| l.contains(" - tmpfs ") && l.contains("size=12k"))
+            .filter_map(|l| l.split(' ').nth(4))
+            .collect();
+        assert_eq!(points.len(), 1, "{info}");
+        assert!(
+            points[0].starts_with(&rootfs),
+            "mounted outside: {}",
+            points[0]
+        );
+        if !points[0].contains("/vol/") {
+            landed_via_link += 1;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    swapper.join().unwrap();
+    assert!(
+        ok_runs > 0 && landed_via_link > 0,
+        "{ok_runs} runs, {landed_via_link} via the link: the race was not exercised"
+    );
+}
+
+/// Exchanges two directory entries atomically, over and over, until `stop`.
+fn swap_until(a: &Path, b: &Path, stop: &std::sync::atomic::AtomicBool) {
+    use std::os::unix::ffi::OsStrExt;
+    let a = std::ffi::CString::new(a.as_os_str().as_bytes()).unwrap();
+    let b = std::ffi::CString::new(b.as_os_str().as_bytes()).unwrap();
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        let r = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                a.as_ptr(),
+                libc::AT_FDCWD,
+                b.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        assert_eq!(r, 0, "renameat2: {}", std::io::Error::last_os_error());
+    }
+}
+
+/// The attacker: waits for a pid in /xchg/go, then tries to reach an fd and the binary of
+/// that process through /proc and to ptrace it, and does the same to a process of its own as
+/// a control. (The names in /proc/PID/fd can be listed by any root; reaching them cannot.)
+const PROBE_9962: &str = r#"
+sleep 1000 & ctl=$!
+while [ ! -s /xchg/go ]; do sleep 0.02; done
+try() {
+  readlink /proc/$1/fd/0 >/dev/null 2>&1 && echo "$2 fds readable" || echo "$2 fds refused"
+  readlink /proc/$1/exe >/dev/null 2>&1 && echo "$2 exe readable" || echo "$2 exe refused"
+  probe 64:101:16,$1 | sed "s/^.*=> /$2 ptrace /"
+}
+{ try $ctl control; try $(cat /xchg/go) runtime; } > /xchg/out.tmp
+mv /xchg/out.tmp /xchg/out
+kill $ctl
+sleep 1000
+"#;
+
+#[test]
+fn cve_2016_9962_a_joining_runtime_process_cannot_be_ptraced_or_read() {
+    // runc < 1.0-rc3: `runc exec` joined the container and took on its credentials while still
+    // dumpable, with host fds open and /proc/PID/exe naming the runc binary on the host; a root
+    // process in the container could ptrace it or open its fds and exe from /proc. Berth's
+    // exec child makes itself non-dumpable before anything else, so ptrace and those /proc
+    // entries need CAP_SYS_PTRACE in the host's user namespace. The test holds the child at its
+    // last step (the exec, after the container's credentials are taken) with a seccomp agent
+    // that keeps the execve waiting, and runs the attack then; a process of the container's
+    // own, with the same credentials, is the control that shows the attack would work.
+    let mut b = Bundle::new("atk-9962");
+    let xchg = b.dir.join("xchg");
+    std::fs::create_dir_all(&xchg).unwrap();
+    std::fs::create_dir_all(b.rootfs().join("xchg")).unwrap();
+    add_mount(&mut b, None, bind(&xchg, "/xchg"));
+    let agent = notify::Listener::start(&b.dir.join("agent.sock"));
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": agent.path,
+        "syscalls": [{"names": ["execve", "execveat"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    b.sh(PROBE_9962);
+    b.write();
+    let (bundle, id) = (b.bundle_arg(), b.id().to_string());
+    let run = std::thread::spawn(move || berth(&["run", "-d", "--bundle", &bundle, &id]));
+    // Everything the container itself runs is let through.
+    let (_, init_fd) = agent.next();
+    std::thread::spawn(move || notify::serve(init_fd, |_| notify::Answer::Continue));
+    ok(run.join().unwrap());
+    let id = b.id().to_string();
+    let exec = std::thread::spawn(move || berth(&["exec", &id, "true"]));
+    let (_, exec_fd) = agent.next();
+    let held = notify::receive(&exec_fd, 20_000).expect("the exec child never reached execve");
+    assert_eq!(held.nr as i64, libc::SYS_execve);
+    // Tell the attacker the child's pid as the container sees it.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", held.pid)).unwrap();
+    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).unwrap();
+    let inner = nspid.split_whitespace().last().unwrap();
+    std::fs::write(xchg.join("go"), inner).unwrap();
+    assert!(
+        eventually(10, || xchg.join("out").exists()),
+        "the attacker never reported"
+    );
+    let report = std::fs::read_to_string(xchg.join("out")).unwrap();
+    assert_eq!(
+        report,
+        "control fds readable\ncontrol exe readable\ncontrol ptrace 0\n\
+         runtime fds refused\nruntime exe refused\nruntime ptrace errno 1\n",
+    );
+    // Let the execve fail: the exec ends with an error, the container lives on.
+    notify::answer(&exec_fd, &held, notify::Answer::Errno(libc::EPERM));
+    let e = err(exec.join().unwrap());
+    assert!(e.contains("\"true\"") && e.contains("EPERM"), "{e}");
+    assert_eq!(b.status(), "running");
+}

@@ -335,40 +335,21 @@ struct Agent {
     states: std::sync::mpsc::Receiver<Value>,
 }
 
-const SECCOMP_IOCTL_NOTIF_RECV: u64 = 0xc050_2100;
-const SECCOMP_IOCTL_NOTIF_SEND: u64 = 0xc018_2101;
-
-#[repr(C)]
-#[derive(Default)]
-struct Notif {
-    id: u64,
-    pid: u32,
-    flags: u32,
-    nr: i32,
-    arch: u32,
-    ip: u64,
-    args: [u64; 6],
-}
-
-#[repr(C)]
-struct NotifResp {
-    id: u64,
-    val: i64,
-    error: i32,
-    flags: u32,
-}
-
 impl Agent {
     fn start(b: &Bundle) -> Agent {
-        let path = b.dir.join("agent.sock");
-        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let listener = notify::Listener::start(&b.dir.join("agent.sock"));
+        let path = listener.path.clone();
         let (tx, states) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { return };
-                let (msg, fd) = recv_fd(&conn);
-                let _ = tx.send(serde_json::from_str(&msg).unwrap_or(Value::Null));
-                std::thread::spawn(move || serve(fd));
+            while let Some((state, fd)) = listener.try_next(60) {
+                let _ = tx.send(state);
+                std::thread::spawn(move || {
+                    notify::serve(fd, |n| match n.nr as i64 {
+                        libc::SYS_getpid => notify::Answer::Value(4242),
+                        libc::SYS_mkdir => notify::Answer::Errno(libc::EACCES),
+                        _ => notify::Answer::Continue,
+                    })
+                });
             }
         });
         Agent { path, states }
@@ -379,37 +360,6 @@ impl Agent {
         self.states
             .recv_timeout(std::time::Duration::from_secs(20))
             .expect("no fd reached the agent")
-    }
-}
-
-/// Answers notifications until no process uses the filter any more.
-fn serve(fd: std::fs::File) {
-    use std::os::fd::AsRawFd;
-    loop {
-        let mut p = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        if unsafe { libc::poll(&mut p, 1, 30_000) } <= 0 || p.revents & libc::POLLIN == 0 {
-            return;
-        }
-        let mut n = Notif::default();
-        if unsafe { libc::ioctl(fd.as_raw_fd(), SECCOMP_IOCTL_NOTIF_RECV as _, &mut n) } != 0 {
-            continue;
-        }
-        let mut r = NotifResp {
-            id: n.id,
-            val: 0,
-            error: 0,
-            flags: 0,
-        };
-        match n.nr as i64 {
-            libc::SYS_getpid => r.val = 4242,
-            libc::SYS_mkdir => r.error = -libc::EACCES,
-            _ => r.flags = 1, // SECCOMP_USER_NOTIF_FLAG_CONTINUE
-        }
-        unsafe { libc::ioctl(fd.as_raw_fd(), SECCOMP_IOCTL_NOTIF_SEND as _, &r) };
     }
 }
 

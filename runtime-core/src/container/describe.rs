@@ -4,6 +4,7 @@
 use crate::hooks::HookFail;
 use crate::process::fail::{Fail, Step};
 use crate::process::init::InitPlan;
+use crate::process::plan::ProcessPlan;
 use crate::rootfs::mounts::Kind;
 use crate::sys::Errno;
 
@@ -62,12 +63,24 @@ pub fn describe(f: Fail, plan: &InitPlan) -> String {
         StartContainerHook => hook("startContainer", &plan.start_container, i, f.errno),
         PivotRoot => format!("switching to the rootfs: pivot_root (step {i}): {e}"),
         Sysctl => format!(
-            "linux.sysctl {}: writing /proc/sys: {e}",
-            rp.sysctl.get(i).map_or("?", |s| s.key.as_str())
+            "linux.sysctl {}: writing /proc/sys: {e}{}",
+            rp.sysctl.get(i).map_or("?", |s| s.key.as_str()),
+            if f.errno == libc::EXDEV {
+                " (/proc is not the root of a procfs, or a mount covers the path under it: \
+                 refused, as a redirected write could reach another file, CVE-2025-52881)"
+            } else {
+                ""
+            }
         ),
         MaskPath => format!(
-            "linux.maskedPaths {}: {e}",
-            rp.masked.get(i).map_or("?", |p| p.shown.as_str())
+            "linux.maskedPaths {}: {e}{}",
+            rp.masked.get(i).map_or("?", |p| p.shown.as_str()),
+            if f.errno == libc::ENODEV {
+                " (the container's /dev/null is not the 1:3 character device, so it cannot mask: \
+                 refused, as binding it could expose another file, CVE-2025-31133)"
+            } else {
+                ""
+            }
         ),
         ReadonlyPath => format!(
             "linux.readonlyPaths {}: {e}",
@@ -75,28 +88,43 @@ pub fn describe(f: Fail, plan: &InitPlan) -> String {
         ),
         ReadonlyRoot => format!("root.readonly: mount_setattr: {e}"),
         FinalPropagation => format!("linux.rootfsPropagation: mount_setattr: {e}"),
-        Console => format!("process.terminal: setting up the pty (step {i}): {e}"),
         ExecLookup => exec_lookup(plan, e),
-        ExecOpen => exec_open(&arg0(plan), e),
+        Execve => format!("exec {}: {e}", arg0(plan)),
         ExecFifo => format!("waiting for start on the exec fifo: {e}"),
+        _ => describe_process(f, &plan.process),
+    }
+}
+
+/// The steps every process berth starts goes through, the init's and an exec'd one's alike.
+pub fn describe_process(f: Fail, pl: &ProcessPlan) -> String {
+    let i = f.index as usize;
+    let e = Errno(f.errno);
+    use Step::*;
+    match f.step {
+        Console => format!("process.terminal: setting up the pty (step {i}): {e}"),
+        DevConsole => format!(
+            "process.terminal: binding the pty onto /dev/console, which must be a file or device \
+             in the container's /dev, not a symlink, not on procfs or sysfs: {e}"
+        ),
+        ExecOpen => exec_open(&arg0_of(pl), e),
         Keyring => format!("joining a session keyring: keyctl: {e}"),
         Rlimit => format!("process.rlimits[{i}]: setrlimit: {e}"),
         Personality => format!("linux.personality: personality: {e}"),
         IoPriority => format!("process.ioPriority: ioprio_set: {e}"),
         Scheduler => format!("process.scheduler: sched_setattr: {e}"),
-        Cwd => format!("process.cwd {}: {e}", plan.process.cwd.shown),
+        Cwd => format!("process.cwd {}: {e}", pl.cwd.shown),
         Groups => format!("process.user.additionalGids: setgroups: {e}"),
         Gid => format!("process.user.gid: setresgid: {e}"),
         Uid => format!("process.user.uid: setresuid: {e}"),
         Capabilities => format!("process.capabilities (step {i}): {e}"),
         NoNewPrivs => format!("process.noNewPrivileges: prctl: {e}"),
-        Execve => format!("exec {}: {e}", arg0(plan)),
         PreserveFds => format!("--preserve-fds: fd {i}: {e}"),
         CpuAffinity => format!("process.execCPUAffinity: sched_setaffinity: {e}"),
         MemoryPolicy => format!("linux.memoryPolicy: set_mempolicy: {e}"),
         Stdio => format!("stdio: making fd {i} the process's own: dup3: {e}"),
         Seccomp if i == 2 => format!("linux.seccomp: passing the notify fd to the runtime: {e}"),
         Seccomp => format!("linux.seccomp: loading the filter: seccomp: {e}"),
+        other => format!("{other:?} (#{i}): {e}"),
     }
 }
 
@@ -127,8 +155,11 @@ fn hook(kind: &str, list: &[crate::hooks::HookPlan], i: usize, code: i32) -> Str
 }
 
 fn arg0(plan: &InitPlan) -> String {
-    plan.process
-        .argv
+    arg0_of(&plan.process)
+}
+
+fn arg0_of(pl: &ProcessPlan) -> String {
+    pl.argv
         .first()
         .map_or("?".into(), |a| format!("{:?}", a.to_string_lossy()))
 }

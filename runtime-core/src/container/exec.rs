@@ -96,7 +96,7 @@ impl Container {
             match ours.recv_with_fd() {
                 Ok(None) => return Ok(()),
                 Ok(Some((Msg::SeccompFd, Some(fd)))) => self.seccomp_listener(pid, fd)?,
-                Ok(Some((Msg::Failed(f), _))) => return Err(Error::Init(exec_fail_text(f, plan))),
+                Ok(Some((Msg::Failed(f), _))) => return Err(Error::Exec(exec_fail_text(f, plan))),
                 Ok(Some((m, _))) => return Err(Error::Init(format!("unexpected message {m:?}"))),
                 Err(e) => return Err(e).sys("recv", || "setup channel".into()),
             }
@@ -188,13 +188,11 @@ fn exec_fail_text(f: crate::process::fail::Fail, plan: &JoinPlan) -> String {
             format!("exec: {arg0:?}: executable file not found in $PATH")
         }
         Step::ExecLookup | Step::Execve => format!("exec {arg0:?}: {e}"),
-        Step::ExecOpen => super::describe::exec_open(&format!("{arg0:?}"), e),
-        Step::Cwd => format!("process.cwd {}: {e}", plan.process.cwd.shown),
         Step::JoinNamespace => format!("joining the container's namespaces: setns: {e}"),
         Step::JoinCgroup => format!(
             "joining cgroup {}: writing tasks: {e}",
             plan.cgroup_tasks.shown(f.index as usize)
         ),
-        step => format!("{step:?} (#{}): {e}", f.index),
+        _ => super::describe::describe_process(f, &plan.process),
     }
 }

@@ -53,6 +53,7 @@ steps! {
     ReadonlyRoot,
     FinalPropagation,
     Console,
+    DevConsole,
     Stdio,
     ExecLookup,
     ExecOpen,

@@ -99,9 +99,10 @@ fn setup_all(plan: &InitPlan, chan: &Channel) -> Result<(usize, i32), Fail> {
     )?;
     plan.rootfs.enter(&root)?;
     drop(root);
-    plan.rootfs.finish()?;
+    // Before finish(): /dev/console is made while the root may still be written.
     let sock = plan.console_socket.as_ref().map(|s| s.as_raw_fd());
-    setup::console(&plan.process, sock)?;
+    setup::console(&plan.process, sock, true)?;
+    plan.rootfs.finish()?;
     setup::limits(&plan.process)?;
     setup::cwd(&plan.process)?;
     let which = setup::lookup(&plan.process)?;

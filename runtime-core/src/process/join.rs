@@ -58,7 +58,7 @@ fn prepare(plan: &JoinPlan, chan: &Channel) -> Result<usize, Fail> {
         p::setresuid(0).at(Step::BecomeRoot, 1)?;
     }
     let sock = plan.console_socket.as_ref().map(|s| s.as_raw_fd());
-    setup::console(&plan.process, sock)?;
+    setup::console(&plan.process, sock, false)?;
     setup::limits(&plan.process)?;
     setup::cwd(&plan.process)?;
     let which = setup::lookup(&plan.process)?;

@@ -6,6 +6,7 @@ use super::execute;
 use super::fail::{At, Fail, Step};
 use super::plan::ProcessPlan;
 use crate::cgroups::CgroupTasks;
+use crate::rootfs::devices;
 use crate::rootfs::resolve::{open_in_root, Create};
 use crate::sys::{fs, process as p, socket, tty, Errno};
 use std::os::fd::{AsRawFd, RawFd};
@@ -60,8 +61,9 @@ pub fn limits(pl: &ProcessPlan) -> Result<(), Fail> {
 }
 
 /// Makes the process a session leader and, with a terminal, gives it a new pty of the
-/// container's devpts as stdio and controlling terminal; the master goes to `socket`.
-pub fn console(pl: &ProcessPlan, socket_fd: Option<RawFd>) -> Result<(), Fail> {
+/// container's devpts as stdio and controlling terminal; the master goes to `socket`. The
+/// init (`bind_console`) also binds the pty onto /dev/console.
+pub fn console(pl: &ProcessPlan, socket_fd: Option<RawFd>, bind_console: bool) -> Result<(), Fail> {
     let _ = p::setsid();
     if !pl.terminal {
         return Ok(());
@@ -77,6 +79,9 @@ pub fn console(pl: &ProcessPlan, socket_fd: Option<RawFd>) -> Result<(), Fail> {
     let peer = tty::open_peer(master.as_raw_fd()).at(Step::Console, 2)?;
     if let Some((rows, cols)) = pl.console_size {
         tty::set_winsize(master.as_raw_fd(), rows, cols).at(Step::Console, 3)?;
+    }
+    if bind_console {
+        devices::bind_console(peer.as_raw_fd()).at(Step::DevConsole, 0)?;
     }
     tty::set_controlling(peer.as_raw_fd()).at(Step::Console, 4)?;
     for fd in 0..3 {

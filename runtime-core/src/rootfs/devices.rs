@@ -162,3 +162,44 @@ pub fn links(root: RawFd) -> std::result::Result<(), Fail> {
     }
     Ok(())
 }
+
+/// Binds the container's pty onto /dev/console, as runtime-spec asks of a container with a
+/// terminal. The source is the pty's own fd, never a path. The target is looked up once,
+/// without following a symlink, inside the container's root: an existing file or device is
+/// covered (in the container's mount namespace only), a missing one is made with `O_EXCL`, a
+/// symlink is refused, and nothing on procfs or sysfs is used. So neither end can be raced to a
+/// host path or a procfs file (CVE-2025-52565). Container init, after pivot_root.
+pub fn bind_console(peer: RawFd) -> crate::sys::SysResult<()> {
+    let root = fs::openat(libc::AT_FDCWD, c"/", libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    let resolve = fs::RESOLVE_IN_ROOT | fs::RESOLVE_NO_MAGICLINKS;
+    let flags = libc::O_PATH | libc::O_DIRECTORY;
+    let dev = fs::openat2(root.as_raw_fd(), c"dev", flags, 0, resolve)?;
+    not_kernel_fs(dev.as_raw_fd())?;
+    let target = match fs::openat(
+        dev.as_raw_fd(),
+        c"console",
+        libc::O_PATH | libc::O_NOFOLLOW,
+        0,
+    ) {
+        Err(Errno(libc::ENOENT)) => {
+            let flags = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_WRONLY;
+            fs::openat(dev.as_raw_fd(), c"console", flags, 0o666)?
+        }
+        other => other?,
+    };
+    let kind = fs::fstat(target.as_raw_fd())?.st_mode & libc::S_IFMT;
+    if kind != libc::S_IFREG && kind != libc::S_IFCHR {
+        return Err(Errno(libc::ELOOP));
+    }
+    not_kernel_fs(target.as_raw_fd())?;
+    let mnt = m::clone_tree(peer, c"", false)?;
+    m::move_mount_fd(mnt.as_raw_fd(), target.as_raw_fd())
+}
+
+fn not_kernel_fs(fd: RawFd) -> crate::sys::SysResult<()> {
+    let fstype = fs::fs_type(fd)?;
+    if fstype == libc::PROC_SUPER_MAGIC || fstype == libc::SYSFS_MAGIC {
+        return Err(Errno(libc::EXDEV));
+    }
+    Ok(())
+}

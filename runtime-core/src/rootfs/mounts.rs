@@ -304,9 +304,7 @@ fn cgroup_mount(
 pub fn apply(root: RawFd, i: usize, p: &MountPlan) -> std::result::Result<(), Fail> {
     let target = open_in_root(root, &p.dest, p.create).at(Step::MountTarget, i)?;
     if p.no_symlink {
-        let flags = fs::RESOLVE_IN_ROOT | fs::RESOLVE_NO_SYMLINKS | fs::RESOLVE_NO_MAGICLINKS;
-        fs::openat2(root, p.dest.relative(), libc::O_PATH, 0, flags)
-            .at(Step::MountSymlinkTarget, i)?;
+        no_symlink_on_the_way(root, &p.dest, &target).at(Step::MountSymlinkTarget, i)?;
     }
     let mnt = match &p.kind {
         Kind::Bind { source, recursive } => {
@@ -335,6 +333,25 @@ pub fn apply(root: RawFd, i: usize, p: &MountPlan) -> std::result::Result<(), Fa
         };
         m::mount_setattr_fd(mnt.as_raw_fd(), p.propagation_recursive, &attr)
             .at(Step::MountPropagation, i)?;
+    }
+    Ok(())
+}
+
+/// Looks `dest` up again refusing every symlink, and checks it is the very inode `target`
+/// is: a symlink swapped in or out between the two lookups is caught either way.
+fn no_symlink_on_the_way(
+    root: RawFd,
+    dest: &InPath,
+    target: &OwnedFd,
+) -> crate::sys::SysResult<()> {
+    let flags = fs::RESOLVE_IN_ROOT | fs::RESOLVE_NO_SYMLINKS | fs::RESOLVE_NO_MAGICLINKS;
+    let plain = fs::openat2(root, dest.relative(), libc::O_PATH, 0, flags)?;
+    let (a, b) = (
+        fs::fstat(plain.as_raw_fd())?,
+        fs::fstat(target.as_raw_fd())?,
+    );
+    if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+        return Err(crate::sys::Errno(libc::ELOOP));
     }
     Ok(())
 }

@@ -88,6 +88,13 @@ pub fn fstat(fd: RawFd) -> SysResult<libc::stat> {
     Ok(st)
 }
 
+/// The filesystem magic number (`f_type`) of what `fd` refers to.
+pub fn fs_type(fd: RawFd) -> SysResult<i64> {
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    check(unsafe { libc::fstatfs(fd, &mut st) as libc::c_long })?;
+    Ok(st.f_type as i64)
+}
+
 /// fstatat with `AT_SYMLINK_NOFOLLOW`.
 pub fn lstatat(dirfd: RawFd, name: &CStr) -> SysResult<libc::stat> {
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
@@ -216,6 +223,15 @@ pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> SysResult<usize> {
 /// flock(LOCK_EX), waiting for other holders.
 pub fn flock_exclusive(fd: RawFd) -> SysResult<()> {
     retry(|| unsafe { libc::flock(fd, libc::LOCK_EX) as libc::c_long }).map(drop)
+}
+
+/// flock(LOCK_EX | LOCK_NB): `false` when another holds the lock.
+pub fn try_flock_exclusive(fd: RawFd) -> SysResult<bool> {
+    match retry(|| unsafe { libc::flock(fd, libc::LOCK_EX | libc::LOCK_NB) as libc::c_long }) {
+        Ok(_) => Ok(true),
+        Err(Errno(libc::EWOULDBLOCK)) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// close(2) of a raw fd the caller does not own as an `OwnedFd` (a copy inherited by clone).
