@@ -42,7 +42,12 @@ pub fn kill(rt: &Runtime, id: &str, signal: &str, all: bool) -> CliResult<()> {
 }
 
 pub fn delete(rt: &Runtime, id: &str, force: bool) -> CliResult<()> {
-    match rt.load(id) {
+    let loaded = if force {
+        rt.load_forced(id)
+    } else {
+        rt.load(id)
+    };
+    match loaded {
         Ok(c) => Ok(c.delete(force)?),
         // runc: deleting a missing container with --force is not an error.
         Err(berth_core::Error::NotFound(_)) if force => Ok(()),

@@ -79,6 +79,26 @@ impl Runtime {
         })
     }
 
+    /// For `delete --force`: the container, however busy. A command holding the lock while
+    /// its setup is stuck (an exec whose child is stopped or held by a seccomp agent, say)
+    /// would make force wait for ever; the container's processes, that child among them (it
+    /// joins the cgroup first), are killed first, so that command fails and lets go.
+    pub fn load_forced(&self, id: &str) -> Result<Container> {
+        if let Some(dir) = StateDir::open_unless_busy(&self.root, id, false)? {
+            let stored = dir.load()?;
+            return Ok(Container {
+                dir,
+                stored,
+                init: None,
+            });
+        }
+        let busy = self.observe(id)?;
+        let _ = busy.stored.cgroup.signal_all(libc::SIGKILL);
+        let _ = busy.signal_init(libc::SIGKILL);
+        let _ = busy.stored.cgroup.freeze(false);
+        self.load(id)
+    }
+
     /// Every container under the root, in id order. Entries that vanish meanwhile are skipped.
     pub fn list(&self) -> Result<Vec<State>> {
         let entries = match std::fs::read_dir(&self.root) {

@@ -90,10 +90,27 @@ pub fn check_id(id: &str) -> Result<()> {
 }
 
 fn lock(dir: &Path) -> Result<File> {
+    lock_unless_busy(dir, true)?.ok_or_else(|| {
+        Error::io(
+            format!("locking {}", dir.display()),
+            std::io::ErrorKind::WouldBlock.into(),
+        )
+    })
+}
+
+/// The directory's lock; with `wait` false, `None` when another command holds it.
+fn lock_unless_busy(dir: &Path, wait: bool) -> Result<Option<File>> {
     let f = File::open(dir).ctx(|| format!("opening {}", dir.display()))?;
-    crate::sys::fs::flock_exclusive(f.as_raw_fd())
-        .map_err(|e| Error::io(format!("locking {}", dir.display()), e.into()))?;
-    Ok(f)
+    let fd = f.as_raw_fd();
+    let got = if wait {
+        crate::sys::fs::flock_exclusive(fd).map(|()| true)
+    } else {
+        crate::sys::fs::try_flock_exclusive(fd)
+    };
+    match got.map_err(|e| Error::io(format!("locking {}", dir.display()), e.into()))? {
+        true => Ok(Some(f)),
+        false => Ok(None),
+    }
 }
 
 impl StateDir {
@@ -122,10 +139,16 @@ impl StateDir {
 
     /// Locks an existing container's directory.
     pub fn open(root: &Path, id: &str) -> Result<StateDir> {
+        StateDir::open_unless_busy(root, id, true)?.ok_or_else(|| Error::NotFound(id.to_string()))
+    }
+
+    /// Like `open`; with `wait` false, `None` while another command holds the lock.
+    pub fn open_unless_busy(root: &Path, id: &str, wait: bool) -> Result<Option<StateDir>> {
         check_id(id)?;
         let path = root.join(id);
-        let lock = match lock(&path) {
-            Ok(l) => l,
+        let lock = match lock_unless_busy(&path, wait) {
+            Ok(Some(l)) => l,
+            Ok(None) => return Ok(None),
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 return Err(Error::NotFound(id.to_string()))
             }
@@ -136,10 +159,10 @@ impl StateDir {
         if gone || !path.join(STATE_FILE).exists() {
             return Err(Error::NotFound(id.to_string()));
         }
-        Ok(StateDir {
+        Ok(Some(StateDir {
             path,
             lock: Some(lock),
-        })
+        }))
     }
 
     /// The directory without the lock, for reading state only: state.json is replaced
