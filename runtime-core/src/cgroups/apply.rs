@@ -74,7 +74,7 @@ impl Cgroup {
             })?;
             for key in u.keys() {
                 if let Some(ctrl) = key.split('.').next().filter(|c| *c != "cgroup") {
-                    self.enable_v2(ctrl)?;
+                    self.enable_v2(ctrl, &format!("linux.resources.unified[{key:?}]"))?;
                 }
             }
             c::unified::apply(dir, u)?;
@@ -106,17 +106,31 @@ impl Cgroup {
             )
         })?;
         if v == Version::V2 {
-            self.enable_v2(controller)?;
+            self.enable_v2(controller, field)?;
         }
         Ok((d, v))
     }
 
     /// cgroup2 only hands a controller to a child whose parent lists it in
     /// cgroup.subtree_control: enable it on every level above the container's cgroup.
-    fn enable_v2(&self, controller: &str) -> Result<()> {
+    /// Enables `controller` on the way down to the container's cgroup; `field` is the spec
+    /// field that needs it, for errors.
+    fn enable_v2(&self, controller: &str, field: &str) -> Result<()> {
         let (Some(root), Some(leaf)) = (&self.v2_root, &self.v2) else {
             return Ok(());
         };
+        let offered = std::fs::read_to_string(root.join("cgroup.controllers")).unwrap_or_default();
+        if !offered.split_whitespace().any(|c| c == controller) {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "needs the {controller} controller, which this host's cgroup2 hierarchy at {} \
+                     does not offer (it has: {})",
+                    root.display(),
+                    offered.trim()
+                ),
+            ));
+        }
         let mut ancestors: Vec<&Path> = leaf
             .ancestors()
             .skip(1)
@@ -131,7 +145,7 @@ impl Cgroup {
                     dir,
                     "cgroup.subtree_control",
                     &format!("+{controller}"),
-                    "linux.resources",
+                    field,
                 )?;
             }
         }

@@ -146,6 +146,21 @@ impl Cgroup {
         Ok(())
     }
 
+    /// The directories `create` would make now, deepest first. Recorded in the state before
+    /// they exist, so that a runtime killed in the middle of create leaves what `delete`
+    /// needs to remove them.
+    pub fn would_create(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = Vec::new();
+        for leaf in self.v2.iter().chain(self.v1.iter().map(|(_, d)| d)) {
+            let mut dir = Some(leaf.as_path());
+            while let Some(d) = dir.filter(|d| !d.is_dir() && !out.iter().any(|o| o == d)) {
+                out.push(d.to_path_buf());
+                dir = d.parent();
+            }
+        }
+        out
+    }
+
     /// An fd of the cgroup2 directory for `CLONE_INTO_CGROUP`.
     pub fn v2_fd(&self) -> Result<Option<OwnedFd>> {
         let Some(d) = &self.v2 else { return Ok(None) };
@@ -184,8 +199,17 @@ impl Cgroup {
         let Some(dir) = dir else {
             return Ok(Vec::new());
         };
-        let text = std::fs::read_to_string(dir.join("cgroup.procs"))
-            .map_err(|e| Error::Cgroup(format!("reading {}/cgroup.procs: {e}", dir.display())))?;
+        let text = match std::fs::read_to_string(dir.join("cgroup.procs")) {
+            Ok(t) => t,
+            // Never made (a create killed before it got there) or already removed.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(Error::Cgroup(format!(
+                    "reading {}/cgroup.procs: {e}",
+                    dir.display()
+                )))
+            }
+        };
         Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
     }
 

@@ -95,15 +95,6 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
         .as_ref()
         .map(|s| s.each_ref().map(|f| f.as_raw_fd()));
     let mut cgroup = side.cgroup.clone();
-    cgroup.create()?;
-    undo.cgroup = Some(cgroup.clone());
-    if let Some(linux) = spec.linux() {
-        if let Some(r) = linux.resources() {
-            cgroup.apply(r, linux.devices().as_deref().unwrap_or(&[]))?;
-        }
-    }
-    init.cgroup_tasks = cgroup.v1_tasks()?;
-
     let mut stored = Stored {
         id: id.to_string(),
         pid: 0,
@@ -113,9 +104,24 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
         created: state::rfc3339_now(),
         owner: String::new(),
         annotations: spec.annotations().clone().unwrap_or_default(),
-        cgroup,
+        cgroup: cgroup.clone(),
         spec: spec.clone(),
     };
+    // State "creating" (pid 0) first: a runtime killed from here on leaves a container that
+    // `delete --force` finds and removes, cgroup included.
+    stored.cgroup.created = cgroup.would_create();
+    if let Some(dir) = &undo.dir {
+        dir.save(&stored)?;
+    }
+    cgroup.create()?;
+    undo.cgroup = Some(cgroup.clone());
+    if let Some(linux) = spec.linux() {
+        if let Some(r) = linux.resources() {
+            cgroup.apply(r, linux.devices().as_deref().unwrap_or(&[]))?;
+        }
+    }
+    init.cgroup_tasks = cgroup.v1_tasks()?;
+    stored.cgroup = cgroup;
     init.state = pieces(&stored)?;
     let spawned = spawn(&init, &side, &stored)?;
     stored.pid = spawned.pid;

@@ -12,6 +12,11 @@ impl Container {
     pub fn delete(self, force: bool) -> Result<()> {
         let status = self.status();
         match status {
+            // Processes left behind (daemons of a container without its own pid namespace)
+            // would keep the cgroup from being removed.
+            Status::Stopped if self.stored.cgroup.pids().is_ok_and(|p| !p.is_empty()) => {
+                self.kill_and_wait(status)?
+            }
             Status::Stopped => {}
             Status::Created => self.kill_and_wait(status)?,
             _ if force => self.kill_and_wait(status)?,

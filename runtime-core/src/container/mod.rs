@@ -82,9 +82,16 @@ impl Runtime {
     /// For `delete --force`: the container, however busy. A command holding the lock while
     /// its setup is stuck (an exec whose child is stopped or held by a seccomp agent, say)
     /// would make force wait for ever; the container's processes, that child among them (it
-    /// joins the cgroup first), are killed first, so that command fails and lets go.
+    /// joins the cgroup first), are killed first, so that command fails and lets go. The
+    /// directory of a create killed before it saved any state is removed.
     pub fn load_forced(&self, id: &str) -> Result<Container> {
-        if let Some(dir) = StateDir::open_unless_busy(&self.root, id, false)? {
+        let free = match StateDir::open_unless_busy(&self.root, id, false) {
+            Err(Error::NotFound(_)) if StateDir::remove_abandoned(&self.root, id)? => {
+                return Err(Error::NotFound(id.to_string()))
+            }
+            other => other?,
+        };
+        if let Some(dir) = free {
             let stored = dir.load()?;
             return Ok(Container {
                 dir,
@@ -169,6 +176,10 @@ impl Container {
     /// The status, read from the kernel: a dead (or reused) init pid is `stopped`, a waiting
     /// exec fifo `created`, a frozen cgroup `paused`.
     pub fn status(&self) -> Status {
+        if self.stored.pid == 0 {
+            // Saved before the init existed: a create in progress, or one that was killed.
+            return Status::Creating;
+        }
         match proc_stat(self.stored.pid) {
             Some((start, true)) if start == self.stored.start_time => {}
             _ => return Status::Stopped,

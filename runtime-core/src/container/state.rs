@@ -203,6 +203,28 @@ impl StateDir {
     }
 
     /// Removes the directory and everything in it.
+    /// Removes the directory of a create that died before it wrote any state: it has no
+    /// state file and nobody holds its lock (a live create holds it throughout). Returns
+    /// whether there was one.
+    pub fn remove_abandoned(root: &Path, id: &str) -> Result<bool> {
+        check_id(id)?;
+        let path = root.join(id);
+        let lock = match lock_unless_busy(&path, false) {
+            Ok(Some(l)) => l,
+            Ok(None) => return Ok(false),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(false)
+            }
+            Err(e) => return Err(e),
+        };
+        let gone = lock.metadata().map(|m| m.nlink() == 0).unwrap_or(true);
+        if gone || path.join(STATE_FILE).exists() {
+            return Ok(false);
+        }
+        std::fs::remove_dir_all(&path).ctx(|| format!("removing {}", path.display()))?;
+        Ok(true)
+    }
+
     pub fn remove(self) -> Result<()> {
         std::fs::remove_dir_all(&self.path).ctx(|| format!("removing {}", self.path.display()))
     }
