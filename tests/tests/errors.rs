@@ -211,3 +211,25 @@ fn proc_over_a_symlink_is_refused() {
     refused(&b, &["mounts[0]", "proc", "real directory"]);
     let _ = &mut b;
 }
+
+#[test]
+fn a_namespace_path_that_is_not_a_namespace_is_refused_without_opening_it() {
+    // A FIFO would block a plain open for ever; a device would act on being opened.
+    let mut b = Bundle::new("err-ns-fifo");
+    let fifo = b.dir.join("not-a-namespace");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    for ns in b.config["linux"]["namespaces"].as_array_mut().unwrap() {
+        if ns["type"] == "network" {
+            ns["path"] = serde_json::json!(fifo);
+        }
+    }
+    refused(
+        &b,
+        &[
+            "linux.namespaces",
+            "not-a-namespace",
+            "not a namespace file",
+        ],
+    );
+}

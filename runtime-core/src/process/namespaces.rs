@@ -91,11 +91,23 @@ pub fn plan(spec: &Spec) -> Result<NsPlan> {
     Ok(ns)
 }
 
-/// Opens a namespace given by path and checks it is of the type the config says.
+/// Opens a namespace given by path and checks it is of the type the config says. The path
+/// is first opened `O_PATH` and must be on nsfs: a FIFO would block a real open for ever and
+/// a device (a watchdog, a tape) would act on it. The namespace is then reopened through that
+/// fd, so the file checked is the file opened.
 fn open_joined(path: &std::path::Path, want: i32, field: &str) -> Result<OwnedFd> {
     let c = crate::rootfs::resolve::cstring(path, field)?;
-    let fd = fs::openat(libc::AT_FDCWD, &c, libc::O_RDONLY, 0)
-        .map_err(|e| Error::invalid(field, format!("path {:?}: {e}", path)))?;
+    let bad = |e: crate::sys::Errno| Error::invalid(field, format!("path {:?}: {e}", path));
+    let pathfd = fs::openat(libc::AT_FDCWD, &c, libc::O_PATH, 0).map_err(bad)?;
+    if fs::fs_type(pathfd.as_raw_fd()).map_err(bad)? != libc::NSFS_MAGIC {
+        return Err(Error::invalid(
+            field,
+            format!("path {:?} is not a namespace file (not on nsfs)", path),
+        ));
+    }
+    let again = std::ffi::CString::new(format!("/proc/self/fd/{}", pathfd.as_raw_fd()))
+        .map_err(|_| Error::invalid(field, "fd path"))?;
+    let fd = fs::openat(libc::AT_FDCWD, &again, libc::O_RDONLY, 0).map_err(bad)?;
     match p::ns_type(fd.as_raw_fd()) {
         Ok(t) if t == want => Ok(fd),
         _ => Err(Error::invalid(
