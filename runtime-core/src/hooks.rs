@@ -93,6 +93,19 @@ pub fn plan(hooks: Option<&Vec<Hook>>, kind: &str) -> Result<Vec<HookPlan>> {
         .collect()
 }
 
+impl HookPlan {
+    /// For the hooks whose path is resolved on the host and whose failure fails create
+    /// (prestart, createRuntime, createContainer): the program must be there and executable
+    /// before anything is made, not found missing halfway through.
+    pub fn check_runnable(&self) -> Result<()> {
+        let field = || format!("hooks.{}", self.shown);
+        match crate::sys::fs::faccessat(libc::AT_FDCWD, &self.path, libc::X_OK) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(Error::invalid(field(), format!("cannot be run: {e}"))),
+        }
+    }
+}
+
 /// Runs every hook in order; stops at the first failure and says which.
 pub fn run_all(hooks: &[HookPlan], state: &[&[u8]]) -> Result<()> {
     for h in hooks {

@@ -74,10 +74,26 @@ pub fn load_spec(bundle: &Path) -> Result<(PathBuf, Spec)> {
     Ok((bundle, spec))
 }
 
+/// Everything `create` checks and plans from a bundle's config, with nothing created: no
+/// state, no cgroup, no process, no seccomp cache entry. `bundle` must be canonical. For
+/// tools that want to know whether a bundle would be accepted, and for the fuzzer.
+pub fn check(bundle: &Path, spec: &Spec) -> Result<()> {
+    let opts = CreateOptions {
+        bundle: bundle.to_path_buf(),
+        console_socket: None,
+        pid_file: None,
+        preserve_fds: 0,
+        no_pivot: false,
+        no_new_keyring: false,
+        stdio: None,
+    };
+    Planned::new("check", bundle, spec, &opts, None).map(drop)
+}
+
 pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> {
     state::check_id(id)?;
     let (bundle, spec) = load_spec(&opts.bundle)?;
-    let plan = Planned::new(id, &bundle, &spec, &opts, rt.root())?;
+    let plan = Planned::new(id, &bundle, &spec, &opts, Some(rt.root()))?;
     let dir = StateDir::create(rt.root(), id)?;
     let mut undo = Undo {
         dir: Some(dir),
@@ -226,7 +242,7 @@ impl Planned {
         bundle: &Path,
         spec: &Spec,
         opts: &CreateOptions,
-        runtime_root: &Path,
+        runtime_root: Option<&Path>,
     ) -> Result<Planned> {
         let rootfs = rootfs_path(bundle, spec)?;
         let process = spec.process().as_ref();
@@ -252,8 +268,8 @@ impl Planned {
             no_pivot: opts.no_pivot,
             cgroups: &cgroup_trees(&layout, &cgroup),
         })?;
-        let process = ProcessPlan::new(process, opts.preserve_fds)?
-            .with_linux(Some(linux), Some(runtime_root))?;
+        let process =
+            ProcessPlan::new(process, opts.preserve_fds)?.with_linux(Some(linux), runtime_root)?;
         if process.terminal && opts.console_socket.is_none() {
             return Err(Error::invalid(
                 "process.terminal",
@@ -350,13 +366,15 @@ impl HookPlans {
         let h = spec.hooks().as_ref();
         hooks::plan(h.and_then(|h| h.poststart().as_ref()), "poststart")?;
         hooks::plan(h.and_then(|h| h.poststop().as_ref()), "poststop")?;
+        let on_host = |list, kind| {
+            let plans = hooks::plan(list, kind)?;
+            plans.iter().try_for_each(HookPlan::check_runnable)?;
+            Ok::<_, Error>(plans)
+        };
         Ok(HookPlans {
-            prestart: hooks::plan(h.and_then(|h| h.prestart().as_ref()), "prestart")?,
-            create_runtime: hooks::plan(
-                h.and_then(|h| h.create_runtime().as_ref()),
-                "createRuntime",
-            )?,
-            create_container: hooks::plan(
+            prestart: on_host(h.and_then(|h| h.prestart().as_ref()), "prestart")?,
+            create_runtime: on_host(h.and_then(|h| h.create_runtime().as_ref()), "createRuntime")?,
+            create_container: on_host(
                 h.and_then(|h| h.create_container().as_ref()),
                 "createContainer",
             )?,
@@ -388,6 +406,13 @@ fn uts_name(v: &Option<String>, field: &str, ns: &NsPlan) -> Result<Option<CStri
         return Err(Error::invalid(
             field,
             "needs a uts namespace of the container's own",
+        ));
+    }
+    // The kernel's __NEW_UTS_LEN.
+    if v.len() > 64 {
+        return Err(Error::invalid(
+            field,
+            format!("is {} bytes long; the kernel takes at most 64", v.len()),
         ));
     }
     CString::new(v)

@@ -12,7 +12,7 @@ mod start;
 pub mod state;
 mod update;
 
-pub use create::{ConsoleSocket, CreateOptions};
+pub use create::{check, load_spec, ConsoleSocket, CreateOptions};
 pub use exec::{ExecOptions, ExecProcess};
 pub use kill::parse_signal;
 pub use state::FIFO_NAME;

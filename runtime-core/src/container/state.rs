@@ -35,6 +35,16 @@ pub struct Stored {
     pub spec: Spec,
 }
 
+impl Stored {
+    /// Reads a state file's bytes; `path` names it in errors.
+    pub fn parse(bytes: &[u8], path: &Path) -> Result<Stored> {
+        serde_json::from_slice(bytes).map_err(|e| Error::Config {
+            path: path.to_path_buf(),
+            msg: e.to_string(),
+        })
+    }
+}
+
 /// The OCI status of a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -180,10 +190,7 @@ impl StateDir {
     pub fn load(&self) -> Result<Stored> {
         let file = self.path.join(STATE_FILE);
         let text = std::fs::read(&file).ctx(|| format!("reading {}", file.display()))?;
-        serde_json::from_slice(&text).map_err(|e| Error::Config {
-            path: file,
-            msg: e.to_string(),
-        })
+        Stored::parse(&text, &file)
     }
 
     /// Writes state.json through a temporary file and rename, so readers never see half.

@@ -169,6 +169,8 @@ fn plan_user(spec: &Spec, ns: &mut NsPlan) -> Result<()> {
             "a new user namespace needs both uidMappings and gidMappings",
         ));
     }
+    check_mappings(&uids, "linux.uidMappings")?;
+    check_mappings(&gids, "linux.gidMappings")?;
     let text = |m: &[oci_spec::runtime::LinuxIdMapping]| {
         m.iter()
             .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
@@ -176,6 +178,46 @@ fn plan_user(spec: &Spec, ns: &mut NsPlan) -> Result<()> {
     };
     ns.uid_map = text(&uids);
     ns.gid_map = text(&gids);
+    Ok(())
+}
+
+/// What the kernel would refuse when the map is written, said before anything is made:
+/// empty or overflowing ranges, ranges that overlap on either side, more than 340 lines.
+fn check_mappings(m: &[oci_spec::runtime::LinuxIdMapping], field: &str) -> Result<()> {
+    const MAX_LINES: usize = 340;
+    if m.len() > MAX_LINES {
+        return Err(Error::invalid(
+            field,
+            format!("{} ranges; the kernel takes at most {MAX_LINES}", m.len()),
+        ));
+    }
+    let range = |start: u32, size: u32| (start as u64, start as u64 + size as u64);
+    for (i, a) in m.iter().enumerate() {
+        let field = format!("{field}[{i}]");
+        let (inside, outside) = (
+            range(a.container_id(), a.size()),
+            range(a.host_id(), a.size()),
+        );
+        if a.size() == 0 {
+            return Err(Error::invalid(field, "size is 0"));
+        }
+        if inside.1 > u32::MAX as u64 || outside.1 > u32::MAX as u64 {
+            return Err(Error::invalid(
+                field,
+                "the range runs past the last id (4294967294)",
+            ));
+        }
+        let overlaps = |x: (u64, u64), y: (u64, u64)| x.0 < y.1 && y.0 < x.1;
+        for b in &m[..i] {
+            let (b_in, b_out) = (
+                range(b.container_id(), b.size()),
+                range(b.host_id(), b.size()),
+            );
+            if overlaps(inside, b_in) || overlaps(outside, b_out) {
+                return Err(Error::invalid(field, "overlaps an earlier range"));
+            }
+        }
+    }
     Ok(())
 }
 

@@ -121,6 +121,7 @@ impl ProcessPlan {
             ));
         }
         let user = p.user();
+        check_ids(user)?;
         Ok(ProcessPlan {
             argv: CStrings::new(args, "process.args")?,
             envp: CStrings::new(env, "process.env")?,
@@ -311,6 +312,30 @@ fn sched(p: &Process) -> Result<Option<SchedAttr>> {
 }
 
 /// How the final exec is made under `prog`: by fd, unless the filter would refuse execveat.
+/// An id of -1 (4294967295) means "leave unchanged" to setresuid and friends: a process
+/// meant to run as that id would keep running as root.
+fn check_ids(user: &oci_spec::runtime::User) -> Result<()> {
+    let bad = u32::MAX;
+    let groups = user.additional_gids().as_deref().unwrap_or(&[]);
+    for (field, id) in [
+        ("process.user.uid", user.uid()),
+        ("process.user.gid", user.gid()),
+    ]
+    .into_iter()
+    .chain(groups.iter().map(|g| ("process.user.additionalGids", *g)))
+    {
+        if id == bad {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "{id} is not a valid id (it is -1, which the kernel reads as \"unchanged\")"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn via_for(prog: &crate::seccomp::Program) -> super::execute::Via {
     use super::execute::Via;
     let Some(abi) = crate::seccomp::Family::native().map(|f| f.native_abi()) else {
