@@ -42,12 +42,39 @@ fn processes_in_cgroups_named(tag: &str) -> Vec<String> {
     found
 }
 
-/// Asserts nothing of container `id` (cgroup `/berth-test-<id>`) is left, mounts included.
-fn assert_clean(id: &str, mounts_before: usize) {
+/// The network namespaces alive on the host: those of every process, and any bound to a
+/// file (a bind mount would also show in the mount count).
+fn network_namespaces() -> std::collections::BTreeSet<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path().join("ns/net")).ok())
+        .map(|l| l.display().to_string())
+        .collect()
+}
+
+/// Asserts the test process has no child left, running or unreaped.
+fn assert_no_child() {
+    let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+    let errno = std::io::Error::last_os_error().raw_os_error();
+    assert_eq!(
+        (r, errno),
+        (-1, Some(libc::ECHILD)),
+        "a child of the test is left"
+    );
+}
+
+/// Asserts nothing of container `id` (cgroup `/berth-test-<id>`) is left: state, cgroup,
+/// processes, mounts on the host, network namespaces, children of ours.
+fn assert_clean(id: &str, mounts_before: usize, netns_before: &std::collections::BTreeSet<String>) {
     assert_nothing_left(id);
     let procs = processes_in_cgroups_named(&format!("berth-test-{id}"));
     assert!(procs.is_empty(), "processes left: {procs:?}");
     assert_eq!(mount_count(), mounts_before, "mounts left on the host");
+    let netns = network_namespaces();
+    let extra: Vec<_> = netns.difference(netns_before).collect();
+    assert!(extra.is_empty(), "network namespaces left: {extra:?}");
+    assert_no_child();
 }
 
 /// A small deterministic generator; the seed is printed so a failure can be replayed.
@@ -79,6 +106,7 @@ impl Rng {
 fn a_thousand_create_start_delete_cycles_fifty_at_a_time() {
     let _one_at_a_time = serial();
     let before = mount_count();
+    let netns = network_namespaces();
     let bundles: Vec<Bundle> = (0..50)
         .map(|i| {
             let mut b = Bundle::new(&format!("flt-load-{i}"));
@@ -107,7 +135,7 @@ fn a_thousand_create_start_delete_cycles_fifty_at_a_time() {
         failures.len()
     );
     for b in &bundles {
-        assert_clean(b.id(), before);
+        assert_clean(b.id(), before, &netns);
     }
 }
 
@@ -149,6 +177,7 @@ fn sigkill_at_random_points_then_delete_force_and_the_same_id_again() {
     let _one_at_a_time = serial();
     let mut rng = Rng::from_time();
     let before = mount_count();
+    let netns = network_namespaces();
     for op in ["create", "start", "exec", "delete"] {
         let mut b = Bundle::new(&format!("flt-kill-{op}"));
         b.sh("sleep 30");
@@ -177,11 +206,11 @@ fn sigkill_at_random_points_then_delete_force_and_the_same_id_again() {
                 "{op} killed after {delay:?} (round {round}): delete --force: {}",
                 stderr(&out)
             );
-            assert_clean(&id, before);
+            assert_clean(&id, before, &netns);
             // The id is free again, and works.
             b.sh("echo again");
             assert_eq!(b.run_ok(), "again\n", "{op} killed after {delay:?}");
-            assert_clean(&id, before);
+            assert_clean(&id, before, &netns);
             b.sh("sleep 30");
             b.write();
         }
@@ -246,6 +275,7 @@ impl Drop for SmallDisk {
 fn a_full_disk_under_root_fails_cleanly_wherever_it_runs_out() {
     let _one_at_a_time = serial();
     let before = mount_count();
+    let netns = network_namespaces();
     let disk = SmallDisk::new("flt-disk-root", 64);
     let mut b = Bundle::new("flt-disk");
     b.sh("echo ran");
@@ -284,6 +314,11 @@ fn a_full_disk_under_root_fails_cleanly_wherever_it_runs_out() {
             "{free} pages free: processes left: {procs:?}"
         );
         assert_eq!(mount_count(), with_disk, "{free} pages free: mounts left");
+        assert!(
+            network_namespaces().is_subset(&netns),
+            "{free} pages free: netns left"
+        );
+        assert_no_child();
     }
     assert!(refused > 0, "the disk never ran out");
     std::fs::remove_file(disk.dir.join("filler")).unwrap();
@@ -300,6 +335,7 @@ fn a_cgroup_controller_the_host_lacks_fails_midway_and_leaves_nothing() {
     // (absent on the hybrid hosts; on pure v2 the device is unknown), and create must undo
     // everything.
     let before = mount_count();
+    let netns = network_namespaces();
     let mut b = Bundle::new("flt-ctrl");
     b.config["linux"]["resources"] = json!({
         "memory": {"limit": 64 << 20},
@@ -307,5 +343,5 @@ fn a_cgroup_controller_the_host_lacks_fails_midway_and_leaves_nothing() {
     });
     let e = refused(&b, &["rdma"]);
     assert!(e.contains("linux.resources.unified"), "{e}");
-    assert_clean(b.id(), before);
+    assert_clean(b.id(), before, &netns);
 }
