@@ -51,3 +51,8 @@ if ! command -v youki >/dev/null 2>&1; then
   cargo install youki --locked --version 0.7.0 --features v1,v2,seccomp,systemd \
     --root /usr/local --quiet || echo "setup: youki did not build; the benchmark runs without it"
 fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  # The fuzz targets' driver (scripts/fuzz.sh); about half a minute to build.
+  echo "setup: installing cargo-fuzz 0.13.2"
+  cargo install cargo-fuzz --locked --version 0.13.2 --quiet
+fi

@@ -10,6 +10,10 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --locked
 cargo test --workspace --locked
+# The fuzz targets (their own workspace): lints, then a minute each from the corpus.
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+cargo clippy --manifest-path fuzz/Cargo.toml --locked -- -D warnings
+scripts/fuzz.sh 60
 
 # The same integration tests on a pure cgroup v2 kernel: natively when this host is one,
 # otherwise in a QEMU guest (scripts/cgv2vm).
