@@ -2,4 +2,4 @@
 //! the container's network namespace.
 
 pub mod netdev;
-pub mod netlink;
+pub mod rtnl;

@@ -1,15 +1,11 @@
 //! `linux.netDevices`: host interfaces moved (and optionally renamed) into the container's
 //! network namespace by the runtime, after clone and before the container init continues.
 
-use super::netlink::{Message, RTM_NEWLINK};
+use super::rtnl::{NetNs, Rtnl};
 use crate::error::{Error, Result};
 use oci_spec::runtime::LinuxNetDevice;
 use std::collections::HashMap;
 use std::ffi::CString;
-
-const IFLA_IFNAME: u16 = 3;
-const IFLA_NET_NS_PID: u16 = 19;
-const IFLA_NET_NS_FD: u16 = 28;
 
 #[derive(Debug, Clone)]
 pub struct NetDevicePlan {
@@ -54,34 +50,24 @@ pub fn plan(devices: &HashMap<String, LinuxNetDevice>) -> Result<Vec<NetDevicePl
         .collect()
 }
 
-/// Where the devices go: the network namespace of a pid, or a namespace fd.
-pub enum Target {
-    Pid(i32),
-    Fd(i32),
-}
-
-pub fn move_all(list: &[NetDevicePlan], target: Target) -> Result<()> {
+pub fn move_all(list: &[NetDevicePlan], target: NetNs) -> Result<()> {
+    if list.is_empty() {
+        return Ok(());
+    }
+    let mut host = Rtnl::new()?;
     for d in list {
-        let mut body = [0u8; 16];
-        body[4..8].copy_from_slice(&d.index.to_ne_bytes());
-        let mut msg = Message::new(RTM_NEWLINK, &body);
-        msg = match target {
-            Target::Pid(pid) => msg.attr(IFLA_NET_NS_PID, &(pid as u32).to_ne_bytes()),
-            Target::Fd(fd) => msg.attr(IFLA_NET_NS_FD, &(fd as u32).to_ne_bytes()),
-        };
-        if let Some(name) = &d.new_name {
-            let mut bytes = name.as_bytes().to_vec();
-            bytes.push(0);
-            msg = msg.attr(IFLA_IFNAME, &bytes);
-        }
-        msg.send().map_err(|errno| Error::Sys {
-            what: format!(
-                "linux.netDevices[{:?}]: moving into the container",
-                d.host_name
-            ),
-            syscall: "netlink RTM_NEWLINK",
-            errno,
-        })?;
+        host.move_link(d.index as u32, target, d.new_name.as_deref())
+            .map_err(|e| match e {
+                Error::Sys { errno, .. } => Error::Sys {
+                    what: format!(
+                        "linux.netDevices[{:?}]: moving into the container",
+                        d.host_name
+                    ),
+                    syscall: "netlink RTM_NEWLINK",
+                    errno,
+                },
+                e => e,
+            })?;
     }
     Ok(())
 }
