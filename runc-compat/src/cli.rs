@@ -102,6 +102,9 @@ pub enum Command {
         #[arg(long, default_value = "5s")]
         interval: String,
     },
+    /// Named networks for containers (annotation berth.network): create, ls, inspect, rm.
+    #[command(subcommand)]
+    Network(NetworkCommand),
     /// Not implemented: checkpointing needs CRIU support.
     Checkpoint {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -112,6 +115,56 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         rest: Vec<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NetworkCommand {
+    /// Make a network: a bridge (with NAT to the outside), a macvlan on a parent interface,
+    /// or an overlay (VXLAN to a static list of peers, over a bridge on each host).
+    Create(Box<NetworkCreateArgs>),
+    /// List the networks.
+    Ls,
+    /// Print a network and the addresses its containers hold, as JSON.
+    Inspect { name: String },
+    /// Remove a network nobody uses, with its interfaces and NAT.
+    Rm { name: String },
+}
+
+#[derive(Args, Debug)]
+pub struct NetworkCreateArgs {
+    pub name: String,
+    /// bridge, macvlan or overlay.
+    #[arg(long, short, default_value = "bridge")]
+    pub driver: String,
+    /// The network's subnet, CIDR (required).
+    #[arg(long)]
+    pub subnet: String,
+    /// The bridge's address (default: the subnet's first), or the LAN's router for macvlan.
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// Hand out addresses from this part of the subnet only (CIDR).
+    #[arg(long = "ip-range")]
+    pub ip_range: Option<String>,
+    /// macvlan: the host interface to sit on.
+    #[arg(long)]
+    pub parent: Option<String>,
+    /// bridge and overlay: the bridge interface's name (default bb-NAME).
+    #[arg(long)]
+    pub bridge: Option<String>,
+    /// overlay: the VXLAN id.
+    #[arg(long)]
+    pub vni: Option<u32>,
+    /// overlay: this host's address on the underlay.
+    #[arg(long)]
+    pub local: Option<String>,
+    /// overlay: another host's address; repeat for each.
+    #[arg(long = "peer")]
+    pub peers: Vec<String>,
+    #[arg(long)]
+    pub mtu: Option<u32>,
+    /// bridge: no masquerading of traffic leaving the subnet.
+    #[arg(long = "no-nat")]
+    pub no_nat: bool,
 }
 
 #[derive(Args, Debug)]

@@ -45,6 +45,8 @@ pub enum Error {
     Hook(String),
     #[error("cgroup {0}")]
     Cgroup(String),
+    #[error("network: {0}")]
+    Net(String),
     #[error("not supported: {0}")]
     Unsupported(String),
 }

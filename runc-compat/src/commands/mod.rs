@@ -4,6 +4,7 @@ mod events;
 mod exec;
 mod lifecycle;
 mod list;
+mod network;
 mod run;
 mod spec;
 mod tty;
@@ -90,6 +91,7 @@ pub fn dispatch(cli: Cli, log: &mut Log) -> CliResult<i32> {
             stats,
             interval,
         } => events::events(&rt, &id, stats, &interval).map(|()| 0),
+        Command::Network(n) => network::network(&rt, n).map(|()| 0),
         Command::Checkpoint { .. } | Command::Restore { .. } => {
             fail("checkpoint/restore is not implemented: berth has no CRIU support")
         }

@@ -7,7 +7,9 @@ use super::{Container, Runtime, State, OCI_VERSION};
 use crate::cgroups::{layout::Layout, Cgroup};
 use crate::error::{Error, IoContext, Result, SysContext};
 use crate::hooks::{self, HookPlan};
+use crate::net::attach::{self, Attachment};
 use crate::net::netdev::{self, NetDevicePlan};
+use crate::net::rtnl::NetNs;
 use crate::process::init::{InitPlan, StatePieces};
 use crate::process::namespaces::{self, NsPlan};
 use crate::process::parent;
@@ -15,7 +17,8 @@ use crate::process::plan::ProcessPlan;
 use crate::rootfs::mounts::CgroupTree;
 use crate::rootfs::{self, resolve::cstring, RootfsInput};
 use crate::sys::{fs, socket};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -43,10 +46,15 @@ pub struct CreateOptions {
 struct Undo {
     dir: Option<StateDir>,
     cgroup: Option<Cgroup>,
+    /// The runtime root, the id and what the container holds on a network.
+    network: Option<(PathBuf, String, Attachment)>,
 }
 
 impl Drop for Undo {
     fn drop(&mut self) {
+        if let Some((root, id, att)) = self.network.take() {
+            let _ = attach::detach(&root, &id, &att);
+        }
         if let Some(cg) = self.cgroup.take() {
             let _ = cg.signal_all(libc::SIGKILL);
             let _ = cg.destroy();
@@ -55,6 +63,31 @@ impl Drop for Undo {
             let _ = dir.remove();
         }
     }
+}
+
+/// `berth.network=host` shares the host's network namespace: the config's own is dropped. Any
+/// other network needs a namespace of the container's own to put its interfaces in.
+fn shape_network_namespace(spec: &mut Spec, net: Option<&attach::Request>) -> Result<()> {
+    let Some(req) = net else { return Ok(()) };
+    let Some(linux) = spec.linux_mut() else {
+        return Ok(());
+    };
+    let mut list = linux.namespaces().clone().unwrap_or_default();
+    let own = list
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none());
+    if *req == attach::Request::Host {
+        list.retain(|n| n.typ() != LinuxNamespaceType::Network);
+        linux.set_namespaces(Some(list));
+        return Ok(());
+    }
+    if !own {
+        return Err(Error::invalid(
+            format!("annotations[{:?}]", attach::NETWORK),
+            "needs a network namespace of the container's own in linux.namespaces",
+        ));
+    }
+    Ok(())
 }
 
 pub fn load_spec(bundle: &Path) -> Result<(PathBuf, Spec)> {
@@ -92,12 +125,15 @@ pub fn check(bundle: &Path, spec: &Spec) -> Result<()> {
 
 pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> {
     state::check_id(id)?;
-    let (bundle, spec) = load_spec(&opts.bundle)?;
+    let (bundle, mut spec) = load_spec(&opts.bundle)?;
+    let net = attach::request(spec.annotations().as_ref().unwrap_or(&HashMap::new()))?;
+    shape_network_namespace(&mut spec, net.as_ref())?;
     let plan = Planned::new(id, &bundle, &spec, &opts, Some(rt.root()))?;
     let dir = StateDir::create(rt.root(), id)?;
     let mut undo = Undo {
         dir: Some(dir),
         cgroup: None,
+        network: None,
     };
     let dir_path = undo
         .dir
@@ -122,6 +158,7 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
         annotations: spec.annotations().clone().unwrap_or_default(),
         cgroup: cgroup.clone(),
         spec: spec.clone(),
+        network: None,
     };
     // State "creating" (pid 0) first: a runtime killed from here on leaves a container that
     // `delete --force` finds and removes, cgroup included.
@@ -139,7 +176,16 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
     init.cgroup_tasks = cgroup.v1_tasks()?;
     stored.cgroup = cgroup;
     init.state = pieces(&stored)?;
-    let spawned = spawn(&init, &side, &stored)?;
+    let join = net.as_ref().map(|r| NetJoin {
+        root: rt.root(),
+        id,
+        request: r,
+    });
+    let (spawned, attached) = spawn(&init, &side, &stored, join)?;
+    if let Some(att) = &attached {
+        undo.network = Some((rt.root().to_path_buf(), id.to_string(), att.clone()));
+    }
+    stored.network = attached;
     stored.pid = spawned.pid;
     stored.start_time = proc_stat(spawned.pid).map(|s| s.0).unwrap_or(0);
     let dir = undo
@@ -154,6 +200,7 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
         return Err(e);
     }
     undo.cgroup = None;
+    undo.network = None;
     Ok(Container {
         dir,
         stored,
@@ -162,26 +209,59 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
 }
 
 /// Clones the init and follows it to `Ready`: network devices are moved in once it exists,
-/// prestart and createRuntime hooks run when it asks, a seccomp agent gets its fd.
-fn spawn(init: &InitPlan, side: &RuntimeSide, stored: &Stored) -> Result<parent::Spawned> {
-    let mut events = Events { init, side, stored };
-    parent::spawn_init(init, &stored.cgroup, &mut events)
+/// Clones the init and follows it to `Ready`: its network is joined as soon as it exists,
+/// the prestart and createRuntime hooks run when it asks, a seccomp agent gets its fd.
+fn spawn(
+    init: &InitPlan,
+    side: &RuntimeSide,
+    stored: &Stored,
+    net: Option<NetJoin>,
+) -> Result<(parent::Spawned, Option<Attachment>)> {
+    let mut events = Events {
+        init,
+        side,
+        stored,
+        net,
+        attached: None,
+    };
+    match parent::spawn_init(init, &stored.cgroup, &mut events) {
+        Ok(s) => Ok((s, events.attached.take())),
+        Err(e) => {
+            if let (Some(j), Some(att)) = (&events.net, events.attached.take()) {
+                let _ = attach::detach(j.root, j.id, &att);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// A network to join (annotation `berth.network`).
+struct NetJoin<'a> {
+    root: &'a Path,
+    id: &'a str,
+    request: &'a attach::Request,
 }
 
 struct Events<'a> {
     init: &'a InitPlan,
     side: &'a RuntimeSide,
     stored: &'a Stored,
+    net: Option<NetJoin<'a>>,
+    attached: Option<Attachment>,
 }
 
 impl parent::InitEvents for Events<'_> {
     fn prepare(&mut self, pid: i32) -> Result<()> {
         let devices = &self.side.net_devices;
         match self.side.net_target {
-            Some(fd) if fd >= 0 => netdev::move_all(devices, netdev::Target::Fd(fd)),
-            Some(_) => netdev::move_all(devices, netdev::Target::Pid(pid)),
-            None => Ok(()),
+            Some(fd) if fd >= 0 => netdev::move_all(devices, NetNs::Fd(fd))?,
+            Some(_) => netdev::move_all(devices, NetNs::Pid(pid))?,
+            None => {}
         }
+        if let Some(j) = &self.net {
+            self.attached = attach::attach(j.root, j.id, j.request, pid)?;
+        }
+        Ok(())
     }
 
     fn runtime_hooks(&mut self, pid: i32) -> Result<()> {

@@ -34,6 +34,9 @@ impl Container {
             .as_ref()
             .and_then(|h| h.poststop().as_ref());
         self.run_late_hooks(hooks, "poststop", Status::Stopped);
+        if let (Some(att), Some(root)) = (&self.stored.network, self.dir.path.parent()) {
+            crate::net::attach::detach(root, &self.stored.id, att)?;
+        }
         self.stored.cgroup.destroy()?;
         self.dir.remove()
     }

@@ -33,6 +33,9 @@ pub struct Stored {
     pub annotations: HashMap<String, String>,
     pub cgroup: Cgroup,
     pub spec: Spec,
+    /// What the container holds on a network of berth's (annotation `berth.network`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::net::attach::Attachment>,
 }
 
 impl Stored {

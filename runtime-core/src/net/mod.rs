@@ -1,5 +1,10 @@
-//! Container networking over netlink. For now: `linux.netDevices`, moving host interfaces into
-//! the container's network namespace.
+//! Container networking over rtnetlink: named networks (bridge, macvlan, VXLAN overlay) with
+//! address management, NAT and published ports, attached between create and start; and
+//! `linux.netDevices`, host interfaces moved into the container.
 
+pub mod attach;
+pub mod cidr;
+pub mod nat;
 pub mod netdev;
+pub mod network;
 pub mod rtnl;

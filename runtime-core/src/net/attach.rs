@@ -1,0 +1,360 @@
+//! A container joins a network at create, once its init exists (in its own network namespace)
+//! and before its program starts, and leaves it at delete. What it asks for comes from
+//! annotations in config.json:
+//!
+//! - `berth.network`: a network name (`bridge` is the default network, made on first use),
+//!   `none` (loopback only, up) or `host` (the host's network namespace);
+//! - `berth.network.ip`: a fixed address on that network;
+//! - `berth.network.ports`: published ports, `HOST:CONTAINER[/tcp|/udp]`, comma-separated.
+
+use super::cidr::Cidr;
+use super::nat::{self, PortMap};
+use super::network::{short_name, Driver, Locked, Network, Store, VXLAN_PORT};
+use super::rtnl::{Kind, Rtnl};
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::os::fd::AsFd;
+use std::path::Path;
+
+pub const NETWORK: &str = "berth.network";
+pub const IP: &str = "berth.network.ip";
+pub const PORTS: &str = "berth.network.ports";
+
+/// What the container asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    Host,
+    None,
+    Join {
+        network: String,
+        ip: Option<IpAddr>,
+        ports: Vec<PortMap>,
+    },
+}
+
+/// What the container holds on a network, kept in its state until delete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub network: String,
+    pub address: IpAddr,
+    pub prefix: u8,
+    /// The host's end of the veth pair (bridge and overlay networks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_if: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortMap>,
+}
+
+/// Reads the annotations; `None` when the container leaves networking to its config.
+pub fn request(annotations: &HashMap<String, String>) -> Result<Option<Request>> {
+    let Some(net) = annotations.get(NETWORK) else {
+        for key in [IP, PORTS] {
+            if annotations.contains_key(key) {
+                return Err(Error::invalid(
+                    format!("annotations[{key:?}]"),
+                    format!("needs {NETWORK:?} too"),
+                ));
+            }
+        }
+        return Ok(None);
+    };
+    let ip = match annotations.get(IP) {
+        Some(s) => Some(s.parse::<IpAddr>().map_err(|_| {
+            Error::invalid(
+                format!("annotations[{IP:?}]"),
+                format!("{s:?} is not an address"),
+            )
+        })?),
+        None => None,
+    };
+    let ports = match annotations.get(PORTS) {
+        Some(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| PortMap::parse(p, &format!("annotations[{PORTS:?}]")))
+            .collect::<Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    let plain = |mode| {
+        if ip.is_some() || !ports.is_empty() {
+            return Err(Error::invalid(
+                format!("annotations[{NETWORK:?}]"),
+                format!("{net:?} takes no address and no ports"),
+            ));
+        }
+        Ok(Some(mode))
+    };
+    match net.as_str() {
+        "host" => plain(Request::Host),
+        "none" => plain(Request::None),
+        name => Ok(Some(Request::Join {
+            network: name.to_string(),
+            ip,
+            ports,
+        })),
+    }
+}
+
+/// Joins what `req` asks for; `pid` is the container's init, in its own network namespace.
+pub fn attach(root: &Path, id: &str, req: &Request, pid: i32) -> Result<Option<Attachment>> {
+    let (network, ip, ports) = match req {
+        Request::Host => return Ok(None),
+        Request::None => {
+            let mut inside = Rtnl::in_netns(netns_of(pid)?.as_fd())?;
+            loopback_up(&mut inside)?;
+            return Ok(None);
+        }
+        Request::Join { network, ip, ports } => (network, *ip, ports),
+    };
+    let store = Store::new(root);
+    let locked = store.lock()?;
+    let net = locked.get_or_default(network)?;
+    let address = locked.allocate(&net, id, ip)?;
+    let mut att = Attachment {
+        network: net.name.clone(),
+        address,
+        prefix: net.subnet.prefix,
+        host_if: None,
+        ports: Vec::new(),
+    };
+    match join(&locked, &net, id, pid, &mut att, ports) {
+        Ok(()) => Ok(Some(att)),
+        Err(e) => {
+            undo(&locked, id, &att);
+            Err(e)
+        }
+    }
+}
+
+fn join(
+    locked: &Locked,
+    net: &Network,
+    id: &str,
+    pid: i32,
+    att: &mut Attachment,
+    ports: &[PortMap],
+) -> Result<()> {
+    let netns = netns_of(pid)?;
+    let mut host = Rtnl::new()?;
+    let gateway = net.gateway;
+    match net.driver {
+        Driver::Bridge | Driver::Overlay => {
+            let bridge = ensure_bridge(&mut host, net)?;
+            let host_if = short_name("bv", id);
+            let kind = Kind::Veth {
+                peer: "eth0",
+                peer_netns: std::os::fd::AsRawFd::as_raw_fd(&netns),
+            };
+            host.add_link(&host_if, kind, net.mtu)?;
+            att.host_if = Some(host_if.clone());
+            let index = host
+                .link_index(&host_if)?
+                .ok_or_else(|| Error::Net(format!("{host_if} vanished after its creation")))?;
+            host.set_link(index, None, Some(bridge))?;
+        }
+        Driver::Macvlan => {
+            let parent_name = net.parent.as_deref().unwrap_or("");
+            let parent = host.link_index(parent_name)?.ok_or_else(|| {
+                Error::invalid(
+                    format!("network {}", net.name),
+                    format!("the parent interface {parent_name:?} does not exist"),
+                )
+            })?;
+            let name = short_name("mv", id);
+            let kind = Kind::MacVlan {
+                parent,
+                netns: std::os::fd::AsRawFd::as_raw_fd(&netns),
+            };
+            host.add_link(&name, kind, net.mtu)?;
+            let mut inside = Rtnl::in_netns(netns.as_fd())?;
+            let index = inside
+                .link_index(&name)?
+                .ok_or_else(|| Error::Net(format!("{name} did not reach the container")))?;
+            inside.set_link(index, Some("eth0"), None)?;
+        }
+    }
+    let mut inside = Rtnl::in_netns(netns.as_fd())?;
+    configure_inside(&mut inside, att, gateway)?;
+    if !ports.is_empty() {
+        nat::ensure_table()?;
+        nat::enable_forwarding()?;
+        nat::publish(ports, att.address, id)?;
+        att.ports = ports.to_vec();
+    }
+    let _ = locked;
+    Ok(())
+}
+
+/// lo and eth0 up, eth0's address, the default route through the gateway.
+fn configure_inside(inside: &mut Rtnl, att: &Attachment, gateway: Option<IpAddr>) -> Result<()> {
+    loopback_up(inside)?;
+    let eth0 = inside
+        .link_index("eth0")?
+        .ok_or_else(|| Error::Net("eth0 did not reach the container".into()))?;
+    inside.add_address(eth0, att.address, att.prefix)?;
+    inside.set_link(eth0, None, None)?;
+    if let Some(g) = gateway {
+        inside.add_route(None, g, eth0)?;
+    }
+    Ok(())
+}
+
+fn loopback_up(inside: &mut Rtnl) -> Result<()> {
+    let lo = inside
+        .link_index("lo")?
+        .ok_or_else(|| Error::Net("the container has no lo".into()))?;
+    inside.set_link(lo, None, None)
+}
+
+/// The network's bridge (with its VXLAN device on an overlay, and NAT when asked), made
+/// the first time a container needs it.
+fn ensure_bridge(host: &mut Rtnl, net: &Network) -> Result<u32> {
+    let name = net.bridge.as_deref().unwrap_or("");
+    if let Some(i) = host.link_index(name)? {
+        return Ok(i);
+    }
+    host.add_link(name, Kind::Bridge, net.mtu)?;
+    let index = host
+        .link_index(name)?
+        .ok_or_else(|| Error::Net(format!("{name} vanished after its creation")))?;
+    if let Some(g) = net.gateway {
+        host.add_address(index, g, net.subnet.prefix)?;
+    }
+    host.set_link(index, None, None)?;
+    if net.driver == Driver::Overlay {
+        ensure_vxlan(host, net, index)?;
+    }
+    if net.nat && net.subnet.is_v4() {
+        nat::ensure_table()?;
+        let _ = nat::masquerade(&net.subnet, true);
+        nat::enable_forwarding()?;
+        nat::allow_localhost(name)?;
+    }
+    Ok(index)
+}
+
+fn ensure_vxlan(host: &mut Rtnl, net: &Network, bridge: u32) -> Result<()> {
+    let (Some(vni), Some(local)) = (net.vni, net.local) else {
+        return Err(Error::Net(format!(
+            "network {}: no VXLAN id or local address",
+            net.name
+        )));
+    };
+    let name = vxlan_name(vni);
+    if host.link_index(&name)?.is_none() {
+        let kind = Kind::Vxlan {
+            vni,
+            local,
+            port: VXLAN_PORT,
+        };
+        host.add_link(&name, kind, net.mtu)?;
+    }
+    let index = host
+        .link_index(&name)?
+        .ok_or_else(|| Error::Net(format!("{name} vanished after its creation")))?;
+    for peer in &net.peers {
+        host.add_flood_peer(index, IpAddr::V4(*peer))?;
+    }
+    host.set_link(index, None, Some(bridge))
+}
+
+fn vxlan_name(vni: u32) -> String {
+    format!("bx-{vni}")
+}
+
+/// Leaves the network: ports, the host's veth end, the address.
+pub fn detach(root: &Path, id: &str, att: &Attachment) -> Result<()> {
+    let store = Store::new(root);
+    let locked = store.lock()?;
+    undo(&locked, id, att);
+    Ok(())
+}
+
+fn undo(locked: &Locked, id: &str, att: &Attachment) {
+    let _ = nat::unpublish(&att.ports);
+    if let Some(h) = &att.host_if {
+        if let Ok(mut host) = Rtnl::new() {
+            if let Ok(Some(i)) = host.link_index(h) {
+                let _ = host.del_link(i);
+            }
+        }
+    }
+    let _ = locked.release(&att.network, id);
+}
+
+/// `network rm`: forgets the network and removes its interfaces and NAT.
+pub fn remove_network(root: &Path, name: &str) -> Result<Network> {
+    let store = Store::new(root);
+    let locked = store.lock()?;
+    let net = locked.remove(name)?;
+    let mut host = Rtnl::new()?;
+    let mut names: Vec<String> = net.bridge.iter().cloned().collect();
+    if let Some(vni) = net.vni {
+        names.push(vxlan_name(vni));
+    }
+    for n in names {
+        if let Some(i) = host.link_index(&n)? {
+            host.del_link(i)?;
+        }
+    }
+    if net.nat && net.subnet.is_v4() {
+        let _ = nat::masquerade(&net.subnet, false);
+    }
+    Ok(net)
+}
+
+/// `network create`.
+pub fn create_network(root: &Path, n: Network) -> Result<Network> {
+    let store = Store::new(root);
+    let locked = store.lock()?;
+    locked.create(n)
+}
+
+fn netns_of(pid: i32) -> Result<std::fs::File> {
+    let path = format!("/proc/{pid}/ns/net");
+    std::fs::File::open(&path).map_err(|e| Error::io(format!("opening {path}"), e))
+}
+
+/// A subnet given on the command line.
+pub fn parse_subnet(s: &str, field: &str) -> Result<Cidr> {
+    Cidr::parse(s).map_err(|m| Error::invalid(field, m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ann(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn requests_from_annotations() {
+        assert_eq!(request(&ann(&[])).unwrap(), None);
+        assert_eq!(
+            request(&ann(&[(NETWORK, "none")])).unwrap(),
+            Some(Request::None)
+        );
+        let r = request(&ann(&[
+            (NETWORK, "front"),
+            (IP, "10.1.0.9"),
+            (PORTS, "80:8080, 53:53/udp"),
+        ]));
+        let Some(Request::Join { network, ip, ports }) = r.unwrap() else {
+            panic!("not a join")
+        };
+        assert_eq!(
+            (network.as_str(), ip, ports.len()),
+            ("front", "10.1.0.9".parse().ok(), 2)
+        );
+        assert!(request(&ann(&[(IP, "10.1.0.9")])).is_err());
+        assert!(request(&ann(&[(NETWORK, "host"), (PORTS, "80:80")])).is_err());
+        assert!(request(&ann(&[(NETWORK, "x"), (IP, "nope")])).is_err());
+    }
+}
