@@ -20,6 +20,11 @@ command -v podman >/dev/null 2>&1 || need+=(podman)
 command -v buildah >/dev/null 2>&1 || need+=(buildah)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 command -v docker-registry >/dev/null 2>&1 || need+=(docker-registry)
+# Networks: NAT and published ports go through nft; the network tests and
+# scripts/try-network.sh set up their namespaces with ip and nsenter, and edit JSON with jq.
+command -v nft >/dev/null 2>&1 || need+=(nftables)
+command -v nsenter >/dev/null 2>&1 || need+=(util-linux)
+command -v jq >/dev/null 2>&1 || need+=(jq)
 # The side-by-side benchmark (benches/benches/runtimes) runs crun next to berth and runc and
 # counts syscalls with strace.
 command -v crun >/dev/null 2>&1 || need+=(crun)

@@ -31,7 +31,9 @@ BERTH_BENCH_ROUNDS=10 cargo bench -p berth-benches --locked --bench runtimes
 # The README's one command for podman users.
 scripts/try-podman.sh | grep -q '^hello from a container on berth' ||
   { echo "test: scripts/try-podman.sh did not run its container" >&2; exit 1; }
-cargo bench -p berth-benches --locked --bench shim --bench seccomp_compile
+scripts/try-network.sh | grep -q '^hello from a container on a berth network' ||
+  { echo "test: scripts/try-network.sh did not fetch its page" >&2; exit 1; }
+cargo bench -p berth-benches --locked --bench shim --bench seccomp_compile --bench network
 
 # Nothing of the tests may remain: mounts, cgroups, state, processes.
 left=0
@@ -50,6 +52,9 @@ for p in /proc/[0-9]*; do
       fi ;;
   esac
 done
+if ip netns list 2>/dev/null | grep -qE '^(bt-|berth-)'; then
+  echo "test: network namespaces left behind:"; ip netns list | grep -E '^(bt-|berth-)'; left=1
+fi
 if pgrep -f '(containerd|docker-registry).*/tmp/berth-tests/' >/dev/null; then
   echo "test: daemons of the tests still running:"; pgrep -af '(containerd|docker-registry).*/tmp/berth-tests/'; left=1
 fi
