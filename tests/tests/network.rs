@@ -64,13 +64,14 @@ fn two_containers_on_one_bridge_reach_each_other() {
     let cli = on_network(
         "net-two-cli",
         "bridge",
-        &[],
-        "ip -4 -o addr show eth0 | grep -o '10.77.0.[0-9]*/16'; wget -qO- http://10.77.0.10/",
+        &[("berth.network.mac", "02:42:0a:4d:00:99")],
+        "ip -4 -o addr show eth0 | grep -o '10.77.0.[0-9]*/16'; cat /sys/class/net/eth0/address; \
+         wget -qO- http://10.77.0.10/",
     );
     let out = ok(run_fg(&h, &cli));
     assert_eq!(
-        out, "10.77.0.2/16\nfrom the server\n",
-        "the second got the next address"
+        out, "10.77.0.2/16\n02:42:0a:4d:00:99\nfrom the server\n",
+        "the second got the next address and its MAC"
     );
     ok(h.berth(&["delete", "--force", srv.id()]));
     assert_released(&h, "bridge");

@@ -5,7 +5,8 @@
 //! - `berth.network`: a network name (`bridge` is the default network, made on first use),
 //!   `none` (loopback only, up) or `host` (the host's network namespace);
 //! - `berth.network.ip`: a fixed address on that network;
-//! - `berth.network.ports`: published ports, `HOST:CONTAINER[/tcp|/udp]`, comma-separated.
+//! - `berth.network.ports`: published ports, `HOST:CONTAINER[/tcp|/udp]`, comma-separated;
+//! - `berth.network.mac`: the MAC address of the container's `eth0`.
 
 use super::cidr::Cidr;
 use super::nat::{self, PortMap};
@@ -21,6 +22,7 @@ use std::path::Path;
 pub const NETWORK: &str = "berth.network";
 pub const IP: &str = "berth.network.ip";
 pub const PORTS: &str = "berth.network.ports";
+pub const MAC: &str = "berth.network.mac";
 
 /// What the container asked for.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +33,7 @@ pub enum Request {
         network: String,
         ip: Option<IpAddr>,
         ports: Vec<PortMap>,
+        mac: Option<[u8; 6]>,
     },
 }
 
@@ -50,7 +53,7 @@ pub struct Attachment {
 /// Reads the annotations; `None` when the container leaves networking to its config.
 pub fn request(annotations: &HashMap<String, String>) -> Result<Option<Request>> {
     let Some(net) = annotations.get(NETWORK) else {
-        for key in [IP, PORTS] {
+        for key in [IP, PORTS, MAC] {
             if annotations.contains_key(key) {
                 return Err(Error::invalid(
                     format!("annotations[{key:?}]"),
@@ -78,8 +81,17 @@ pub fn request(annotations: &HashMap<String, String>) -> Result<Option<Request>>
             .collect::<Result<Vec<_>>>()?,
         None => Vec::new(),
     };
+    let mac = match annotations.get(MAC) {
+        Some(s) => Some(parse_mac(s).ok_or_else(|| {
+            Error::invalid(
+                format!("annotations[{MAC:?}]"),
+                format!("{s:?} is not a unicast MAC address like 02:42:0a:4d:00:02"),
+            )
+        })?),
+        None => None,
+    };
     let plain = |mode| {
-        if ip.is_some() || !ports.is_empty() {
+        if ip.is_some() || !ports.is_empty() || mac.is_some() {
             return Err(Error::invalid(
                 format!("annotations[{NETWORK:?}]"),
                 format!("{net:?} takes no address and no ports"),
@@ -94,20 +106,37 @@ pub fn request(annotations: &HashMap<String, String>) -> Result<Option<Request>>
             network: name.to_string(),
             ip,
             ports,
+            mac,
         })),
     }
 }
 
+/// Six colon-separated hex bytes, not multicast (the low bit of the first byte clear).
+fn parse_mac(s: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in mac.iter_mut() {
+        let p = parts.next().filter(|p| p.len() == 2)?;
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    (parts.next().is_none() && mac[0] & 1 == 0 && mac != [0; 6]).then_some(mac)
+}
+
 /// Joins what `req` asks for; `pid` is the container's init, in its own network namespace.
 pub fn attach(root: &Path, id: &str, req: &Request, pid: i32) -> Result<Option<Attachment>> {
-    let (network, ip, ports) = match req {
+    let (network, ip, ports, mac) = match req {
         Request::Host => return Ok(None),
         Request::None => {
             let mut inside = Rtnl::in_netns(netns_of(pid)?.as_fd())?;
             loopback_up(&mut inside)?;
             return Ok(None);
         }
-        Request::Join { network, ip, ports } => (network, *ip, ports),
+        Request::Join {
+            network,
+            ip,
+            ports,
+            mac,
+        } => (network, *ip, ports, *mac),
     };
     let store = Store::new(root);
     let locked = store.lock()?;
@@ -120,7 +149,7 @@ pub fn attach(root: &Path, id: &str, req: &Request, pid: i32) -> Result<Option<A
         host_if: None,
         ports: Vec::new(),
     };
-    match join(&locked, &net, id, pid, &mut att, ports) {
+    match join(&locked, &net, id, pid, &mut att, ports, mac) {
         Ok(()) => Ok(Some(att)),
         Err(e) => {
             undo(&locked, id, &att);
@@ -136,6 +165,7 @@ fn join(
     pid: i32,
     att: &mut Attachment,
     ports: &[PortMap],
+    mac: Option<[u8; 6]>,
 ) -> Result<()> {
     let netns = netns_of(pid)?;
     let mut host = Rtnl::new()?;
@@ -147,6 +177,7 @@ fn join(
             let kind = Kind::Veth {
                 peer: "eth0",
                 peer_netns: std::os::fd::AsRawFd::as_raw_fd(&netns),
+                mac,
             };
             host.add_link(&host_if, kind, net.mtu)?;
             att.host_if = Some(host_if.clone());
@@ -167,6 +198,7 @@ fn join(
             let kind = Kind::MacVlan {
                 parent,
                 netns: std::os::fd::AsRawFd::as_raw_fd(&netns),
+                mac,
             };
             host.add_link(&name, kind, net.mtu)?;
             let mut inside = Rtnl::in_netns(netns.as_fd())?;
@@ -346,7 +378,10 @@ mod tests {
             (IP, "10.1.0.9"),
             (PORTS, "80:8080, 53:53/udp"),
         ]));
-        let Some(Request::Join { network, ip, ports }) = r.unwrap() else {
+        let Some(Request::Join {
+            network, ip, ports, ..
+        }) = r.unwrap()
+        else {
             panic!("not a join")
         };
         assert_eq!(
@@ -356,5 +391,17 @@ mod tests {
         assert!(request(&ann(&[(IP, "10.1.0.9")])).is_err());
         assert!(request(&ann(&[(NETWORK, "host"), (PORTS, "80:80")])).is_err());
         assert!(request(&ann(&[(NETWORK, "x"), (IP, "nope")])).is_err());
+        assert_eq!(
+            parse_mac("02:42:0a:4d:00:02"),
+            Some([2, 0x42, 10, 0x4d, 0, 2])
+        );
+        for bad in [
+            "01:00:5e:00:00:01",
+            "02:42:0a:4d:00",
+            "02:42:0a:4d:00:02:03",
+            "zz:4",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
     }
 }

@@ -45,15 +45,18 @@ pub enum NetNs {
 /// What a new link is.
 pub enum Kind<'a> {
     Bridge,
-    /// A veth pair whose peer is born, under `peer`, in the namespace `peer_netns`.
+    /// A veth pair whose peer is born, under `peer` (with `mac`, if given), in the namespace
+    /// `peer_netns`.
     Veth {
         peer: &'a str,
         peer_netns: RawFd,
+        mac: Option<[u8; 6]>,
     },
     /// A macvlan (bridge mode) on `parent`, born in `netns`.
     MacVlan {
         parent: u32,
         netns: RawFd,
+        mac: Option<[u8; 6]>,
     },
     /// A VXLAN device with id `vni` from `local`, on UDP `port`.
     Vxlan {
@@ -227,10 +230,17 @@ impl Rtnl {
         }
         let info = match kind {
             Kind::Bridge => vec![LinkInfo::Kind(InfoKind::Bridge)],
-            Kind::Veth { peer, peer_netns } => {
+            Kind::Veth {
+                peer,
+                peer_netns,
+                mac,
+            } => {
                 let mut p = LinkMessage::default();
                 p.attributes.push(LinkAttribute::IfName(peer.to_string()));
                 p.attributes.push(LinkAttribute::NetNsFd(peer_netns));
+                if let Some(mac) = mac {
+                    p.attributes.push(LinkAttribute::Address(mac.to_vec()));
+                }
                 if let Some(mtu) = mtu {
                     p.attributes.push(LinkAttribute::Mtu(mtu));
                 }
@@ -239,7 +249,10 @@ impl Rtnl {
                     LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))),
                 ]
             }
-            Kind::MacVlan { parent, netns } => {
+            Kind::MacVlan { parent, netns, mac } => {
+                if let Some(mac) = mac {
+                    m.attributes.push(LinkAttribute::Address(mac.to_vec()));
+                }
                 m.attributes.push(LinkAttribute::Link(parent));
                 m.attributes.push(LinkAttribute::NetNsFd(netns));
                 vec![
