@@ -158,8 +158,10 @@ pub fn attach(root: &Path, id: &str, req: &Request, pid: i32) -> Result<Option<A
     }
 }
 
+/// Everything after the address is leased; `_held` is the store's lock, held throughout so
+/// that two containers never make the same bridge at once.
 fn join(
-    locked: &Locked,
+    _held: &Locked,
     net: &Network,
     id: &str,
     pid: i32,
@@ -216,7 +218,6 @@ fn join(
         nat::publish(ports, att.address, id)?;
         att.ports = ports.to_vec();
     }
-    let _ = locked;
     Ok(())
 }
 

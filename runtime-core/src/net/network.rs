@@ -84,7 +84,8 @@ impl Network {
     pub fn complete(mut self) -> Result<Network> {
         check_name(&self.name)?;
         let field = |f: &str| format!("network {}: {f}", self.name);
-        if self.gateway.is_none() && self.driver != Driver::Macvlan {
+        // An overlay's bridges on several hosts would all claim a default gateway address.
+        if self.gateway.is_none() && self.driver == Driver::Bridge {
             self.gateway = self.subnet.nth(1);
         }
         if let Some(g) = self.gateway {
