@@ -321,6 +321,17 @@ pub fn assert_nothing_left(name: &str) {
     assert!(cg.is_empty(), "cgroups left behind: {cg:?}");
 }
 
+/// Asserts the test process has no child left, running or unreaped.
+pub fn assert_no_child() {
+    let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+    let errno = std::io::Error::last_os_error().raw_os_error();
+    assert_eq!(
+        (r, errno),
+        (-1, Some(libc::ECHILD)),
+        "a child of the test is left"
+    );
+}
+
 /// Asserts that `create` of this bundle fails with a one-line error that mentions every
 /// needle, and that nothing of the container is left; returns the error.
 pub fn refused(b: &Bundle, needles: &[&str]) -> String {

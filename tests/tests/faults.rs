@@ -53,17 +53,6 @@ fn network_namespaces() -> std::collections::BTreeSet<String> {
         .collect()
 }
 
-/// Asserts the test process has no child left, running or unreaped.
-fn assert_no_child() {
-    let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
-    let errno = std::io::Error::last_os_error().raw_os_error();
-    assert_eq!(
-        (r, errno),
-        (-1, Some(libc::ECHILD)),
-        "a child of the test is left"
-    );
-}
-
 /// Asserts nothing of container `id` (cgroup `/berth-test-<id>`) is left: state, cgroup,
 /// processes, mounts on the host, network namespaces, children of ours.
 fn assert_clean(id: &str, mounts_before: usize, netns_before: &std::collections::BTreeSet<String>) {

@@ -58,13 +58,7 @@ fn threads_running_containers_leak_no_fd_and_leave_no_child() {
         }
     });
     assert_eq!(fd_count(), before, "fds left open in the program");
-    let reaped = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
-    let errno = std::io::Error::last_os_error().raw_os_error();
-    assert_eq!(
-        (reaped, errno),
-        (-1, Some(libc::ECHILD)),
-        "a child was left"
-    );
+    assert_no_child();
     let left: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().collect();
     assert!(left.is_empty(), "state left: {left:?}");
     for b in &bundles {

@@ -111,6 +111,17 @@ fn lock(dir: &Path) -> Result<File> {
     })
 }
 
+/// The lock of container `id`'s directory, which must exist (`NotFound` otherwise); with
+/// `wait` false, `None` while another command holds it.
+fn lock_existing(dir: &Path, id: &str, wait: bool) -> Result<Option<File>> {
+    match lock_unless_busy(dir, wait) {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Err(Error::NotFound(id.to_string()))
+        }
+        other => other,
+    }
+}
+
 /// The directory's lock; with `wait` false, `None` when another command holds it.
 fn lock_unless_busy(dir: &Path, wait: bool) -> Result<Option<File>> {
     let f = File::open(dir).ctx(|| format!("opening {}", dir.display()))?;
@@ -159,13 +170,8 @@ impl StateDir {
     pub fn open_unless_busy(root: &Path, id: &str, wait: bool) -> Result<Option<StateDir>> {
         check_id(id)?;
         let path = root.join(id);
-        let lock = match lock_unless_busy(&path, wait) {
-            Ok(Some(l)) => l,
-            Ok(None) => return Ok(None),
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NotFound(id.to_string()))
-            }
-            Err(e) => return Err(e),
+        let Some(lock) = lock_existing(&path, id, wait)? else {
+            return Ok(None);
         };
         // A delete that held the lock before us removed the directory.
         let gone = lock.metadata().map(|m| m.nlink() == 0).unwrap_or(true);
@@ -212,19 +218,15 @@ impl StateDir {
         self.path.join(FIFO)
     }
 
-    /// Removes the directory and everything in it.
     /// Removes the directory of a create that died before it wrote any state: it has no
     /// state file and nobody holds its lock (a live create holds it throughout). Returns
     /// whether there was one.
     pub fn remove_abandoned(root: &Path, id: &str) -> Result<bool> {
         check_id(id)?;
         let path = root.join(id);
-        let lock = match lock_unless_busy(&path, false) {
+        let lock = match lock_existing(&path, id, false) {
             Ok(Some(l)) => l,
-            Ok(None) => return Ok(false),
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(false)
-            }
+            Ok(None) | Err(Error::NotFound(_)) => return Ok(false),
             Err(e) => return Err(e),
         };
         let gone = lock.metadata().map(|m| m.nlink() == 0).unwrap_or(true);
@@ -235,6 +237,7 @@ impl StateDir {
         Ok(true)
     }
 
+    /// Removes the directory and everything in it.
     pub fn remove(self) -> Result<()> {
         std::fs::remove_dir_all(&self.path).ctx(|| format!("removing {}", self.path.display()))
     }
