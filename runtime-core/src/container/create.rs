@@ -111,6 +111,9 @@ pub fn load_spec(bundle: &Path) -> Result<(PathBuf, Spec)> {
 /// state, no cgroup, no process, no seccomp cache entry. `bundle` must be canonical. For
 /// tools that want to know whether a bundle would be accepted, and for the fuzzer.
 pub fn check(bundle: &Path, spec: &Spec) -> Result<()> {
+    let mut spec = spec.clone();
+    let net = attach::request(spec.annotations().as_ref().unwrap_or(&HashMap::new()))?;
+    shape_network_namespace(&mut spec, net.as_ref())?;
     let opts = CreateOptions {
         bundle: bundle.to_path_buf(),
         console_socket: None,
@@ -120,7 +123,7 @@ pub fn check(bundle: &Path, spec: &Spec) -> Result<()> {
         no_new_keyring: false,
         stdio: None,
     };
-    Planned::new("check", bundle, spec, &opts, None).map(drop)
+    Planned::new("check", bundle, &spec, &opts, None).map(drop)
 }
 
 pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> {
