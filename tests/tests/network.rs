@@ -49,6 +49,10 @@ fn assert_released(h: &Host, network: &str) {
         !ports.contains("elements"),
         "ports still published: {ports}"
     );
+    let records = std::fs::read_dir(h.root.join("@networks/attached"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(records, 0, "attachment records left");
 }
 
 #[test]
@@ -346,4 +350,40 @@ fn an_ipv6_network_carries_traffic_between_containers() {
     assert_eq!(ok(run_fg(&h, &cli)), "via fd00:77::1\nover v6\n");
     ok(h.berth(&["delete", "--force", srv.id()]));
     assert_released(&h, "six");
+}
+
+#[test]
+fn a_create_killed_after_joining_leaves_no_lease_after_delete_force() {
+    // The join happens before the createRuntime hooks; the state records it only at the end
+    // of create. A create killed in between must not keep its address for good.
+    let h = Host::new("bt-kill");
+    let mut b = on_network(
+        "net-kill",
+        "bridge",
+        &[("berth.network.ports", "8181:80")],
+        "true",
+    );
+    b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "2"]}]});
+    b.write();
+    let mut create = std::process::Command::new("nsenter")
+        .arg(format!("--net={}", h.ns.path()))
+        .arg(runtime())
+        .arg("--root")
+        .arg(&h.root)
+        .args(["create", "--bundle", &b.bundle_arg(), b.id()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let held = eventually(10, || {
+        h.leases("bridge")
+            .as_object()
+            .is_some_and(|m| !m.is_empty())
+    });
+    assert!(held, "the create never joined");
+    create.kill().unwrap();
+    create.wait().unwrap();
+    ok(h.berth(&["delete", "--force", b.id()]));
+    assert_released(&h, "bridge");
+    assert!(!h.root.join(b.id()).exists(), "state left");
 }

@@ -65,6 +65,13 @@ impl Drop for Undo {
     }
 }
 
+/// The network the annotations ask for, with the spec's namespaces shaped to it.
+fn network_request(spec: &mut Spec) -> Result<Option<attach::Request>> {
+    let net = attach::request(spec.annotations().as_ref().unwrap_or(&HashMap::new()))?;
+    shape_network_namespace(spec, net.as_ref())?;
+    Ok(net)
+}
+
 /// `berth.network=host` shares the host's network namespace: the config's own is dropped. Any
 /// other network needs a namespace of the container's own to put its interfaces in.
 fn shape_network_namespace(spec: &mut Spec, net: Option<&attach::Request>) -> Result<()> {
@@ -112,8 +119,7 @@ pub fn load_spec(bundle: &Path) -> Result<(PathBuf, Spec)> {
 /// tools that want to know whether a bundle would be accepted, and for the fuzzer.
 pub fn check(bundle: &Path, spec: &Spec) -> Result<()> {
     let mut spec = spec.clone();
-    let net = attach::request(spec.annotations().as_ref().unwrap_or(&HashMap::new()))?;
-    shape_network_namespace(&mut spec, net.as_ref())?;
+    network_request(&mut spec)?;
     let opts = CreateOptions {
         bundle: bundle.to_path_buf(),
         console_socket: None,
@@ -129,8 +135,7 @@ pub fn check(bundle: &Path, spec: &Spec) -> Result<()> {
 pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> {
     state::check_id(id)?;
     let (bundle, mut spec) = load_spec(&opts.bundle)?;
-    let net = attach::request(spec.annotations().as_ref().unwrap_or(&HashMap::new()))?;
-    shape_network_namespace(&mut spec, net.as_ref())?;
+    let net = network_request(&mut spec)?;
     let plan = Planned::new(id, &bundle, &spec, &opts, Some(rt.root()))?;
     let dir = StateDir::create(rt.root(), id)?;
     let mut undo = Undo {

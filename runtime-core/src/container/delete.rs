@@ -34,8 +34,14 @@ impl Container {
             .as_ref()
             .and_then(|h| h.poststop().as_ref());
         self.run_late_hooks(hooks, "poststop", Status::Stopped);
-        if let (Some(att), Some(root)) = (&self.stored.network, self.dir.path.parent()) {
-            crate::net::attach::detach(root, &self.stored.id, att)?;
+        if let Some(root) = self.dir.path.parent() {
+            match &self.stored.network {
+                Some(att) => crate::net::attach::detach(root, &self.stored.id, att)?,
+                // A create killed between its network attach and its last state save: the
+                // lease is only in the network store.
+                None if self.stored.pid == 0 => crate::net::attach::forget(root, &self.stored.id)?,
+                None => {}
+            }
         }
         self.stored.cgroup.destroy()?;
         self.dir.remove()

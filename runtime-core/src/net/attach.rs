@@ -149,6 +149,10 @@ pub fn attach(root: &Path, id: &str, req: &Request, pid: i32) -> Result<Option<A
         host_if: None,
         ports: Vec::new(),
     };
+    if let Err(e) = record(&store, id, &att) {
+        undo(&locked, id, &att);
+        return Err(e);
+    }
     match join(&locked, &net, id, pid, &mut att, ports, mac) {
         Ok(()) => Ok(Some(att)),
         Err(e) => {
@@ -158,10 +162,10 @@ pub fn attach(root: &Path, id: &str, req: &Request, pid: i32) -> Result<Option<A
     }
 }
 
-/// Everything after the address is leased; `_held` is the store's lock, held throughout so
+/// Everything after the address is leased; `held` is the store's lock, held throughout so
 /// that two containers never make the same bridge at once.
 fn join(
-    _held: &Locked,
+    held: &Locked,
     net: &Network,
     id: &str,
     pid: i32,
@@ -217,6 +221,7 @@ fn join(
         nat::enable_forwarding()?;
         nat::publish(ports, att.address, id)?;
         att.ports = ports.to_vec();
+        record(held.store(), id, att)?;
     }
     Ok(())
 }
@@ -306,7 +311,21 @@ pub fn detach(root: &Path, id: &str, att: &Attachment) -> Result<()> {
     Ok(())
 }
 
+/// Writes down what container `id` holds, so that a runtime killed before the container's
+/// own state records it can still give it back (`forget`).
+fn record(store: &Store, id: &str, att: &Attachment) -> Result<()> {
+    let path = store.record_path(id);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    }
+    let bytes =
+        serde_json::to_vec(att).map_err(|e| Error::io("encoding an attachment", e.into()))?;
+    crate::container::state::write_atomic(&path, &bytes)
+}
+
 fn undo(locked: &Locked, id: &str, att: &Attachment) {
+    let _ = std::fs::remove_file(locked.store().record_path(id));
     let _ = nat::unpublish(&att.ports);
     if let Some(h) = &att.host_if {
         if let Ok(mut host) = Rtnl::new() {
@@ -316,6 +335,25 @@ fn undo(locked: &Locked, id: &str, att: &Attachment) {
         }
     }
     let _ = locked.release(&att.network, id);
+}
+
+/// Gives back what container `id` held, for a container whose own state never recorded its
+/// attachment (a create killed between the join and its last state save), from the record
+/// the join wrote. Without networks, one stat and nothing more.
+pub fn forget(root: &Path, id: &str) -> Result<()> {
+    let store = Store::new(root);
+    if !store.exists() {
+        return Ok(());
+    }
+    let locked = store.lock()?;
+    let Ok(text) = std::fs::read(store.record_path(id)) else {
+        return Ok(());
+    };
+    if let Ok(att) = serde_json::from_slice::<Attachment>(&text) {
+        undo(&locked, id, &att);
+    }
+    let _ = std::fs::remove_file(store.record_path(id));
+    Ok(())
 }
 
 /// `network rm`: forgets the network and removes its interfaces and NAT.

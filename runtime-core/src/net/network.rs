@@ -214,6 +214,16 @@ impl Store {
         }
     }
 
+    /// Where what container `id` holds is recorded between its join and its delete.
+    pub fn record_path(&self, id: &str) -> PathBuf {
+        self.dir.join("attached").join(format!("{id}.json"))
+    }
+
+    /// Whether any network was ever made under this root.
+    pub fn exists(&self) -> bool {
+        self.dir.is_dir()
+    }
+
     pub fn lock(&self) -> Result<Locked<'_>> {
         std::fs::create_dir_all(&self.dir).ctx(|| format!("creating {}", self.dir.display()))?;
         let path = self.dir.join(".lock");
@@ -280,6 +290,10 @@ impl Store {
 }
 
 impl Locked<'_> {
+    pub fn store(&self) -> &Store {
+        self.store
+    }
+
     /// Saves a new network after checking it against the others.
     pub fn create(&self, n: Network) -> Result<Network> {
         let n = n.complete()?;
