@@ -353,9 +353,11 @@ fn an_ipv6_network_carries_traffic_between_containers() {
 }
 
 #[test]
-fn a_create_killed_after_joining_leaves_no_lease_after_delete_force() {
-    // The join happens before the createRuntime hooks; the state records it only at the end
-    // of create. A create killed in between must not keep its address for good.
+fn a_create_killed_while_joining_leaves_nothing_after_delete_force() {
+    // The join makes a lease, a veth and published ports before the createRuntime hooks; the
+    // container's state records them only at the end of create. A create killed anywhere in
+    // between must give all of it back at delete --force: kill at growing delays after the
+    // lease shows, through the join (first bridge and NAT table included) into the hook.
     let h = Host::new("bt-kill");
     let mut b = on_network(
         "net-kill",
@@ -365,25 +367,32 @@ fn a_create_killed_after_joining_leaves_no_lease_after_delete_force() {
     );
     b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "2"]}]});
     b.write();
-    let mut create = std::process::Command::new("nsenter")
-        .arg(format!("--net={}", h.ns.path()))
-        .arg(runtime())
-        .arg("--root")
-        .arg(&h.root)
-        .args(["create", "--bundle", &b.bundle_arg(), b.id()])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let held = eventually(10, || {
-        h.leases("bridge")
-            .as_object()
-            .is_some_and(|m| !m.is_empty())
-    });
-    assert!(held, "the create never joined");
-    create.kill().unwrap();
-    create.wait().unwrap();
-    ok(h.berth(&["delete", "--force", b.id()]));
-    assert_released(&h, "bridge");
-    assert!(!h.root.join(b.id()).exists(), "state left");
+    for delay_ms in [0, 1, 2, 3, 4, 6, 8, 11, 15, 20, 30, 50] {
+        let mut create = std::process::Command::new("nsenter")
+            .arg(format!("--net={}", h.ns.path()))
+            .arg(runtime())
+            .arg("--root")
+            .arg(&h.root)
+            .args(["create", "--bundle", &b.bundle_arg(), b.id()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let end = std::time::Instant::now() + Duration::from_secs(10);
+        let leased = || {
+            h.leases("bridge")
+                .as_object()
+                .is_some_and(|m| !m.is_empty())
+        };
+        while !leased() {
+            assert!(std::time::Instant::now() < end, "the create never joined");
+            std::thread::sleep(Duration::from_micros(500));
+        }
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        create.kill().unwrap();
+        create.wait().unwrap();
+        ok(h.berth(&["delete", "--force", b.id()]));
+        assert_released(&h, "bridge");
+        assert!(!h.root.join(b.id()).exists(), "state left ({delay_ms} ms)");
+    }
 }

@@ -141,31 +141,61 @@ pub fn attach(root: &Path, id: &str, req: &Request, pid: i32) -> Result<Option<A
     let store = Store::new(root);
     let locked = store.lock()?;
     let net = locked.get_or_default(network)?;
-    let address = locked.allocate(&net, id, ip)?;
+    let host_if = match net.driver {
+        Driver::Bridge | Driver::Overlay => Some(short_name("bv", id)),
+        Driver::Macvlan => None, // born in the container's namespace, gone with it
+    };
+    // Written before anything is taken, with the ports asked for: a runtime killed from here
+    // on leaves a record naming all it may hold (see `forget`).
+    let planned = Record {
+        network: net.name.clone(),
+        host_if: host_if.clone(),
+        ports: ports.to_vec(),
+    };
+    record(&store, id, &planned)?;
+    let address = match locked.allocate(&net, id, ip) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = std::fs::remove_file(store.record_path(id));
+            return Err(e);
+        }
+    };
     let mut att = Attachment {
         network: net.name.clone(),
         address,
         prefix: net.subnet.prefix,
-        host_if: None,
+        host_if,
         ports: Vec::new(),
     };
-    if let Err(e) = record(&store, id, &att) {
-        undo(&locked, id, &att);
-        return Err(e);
-    }
-    match join(&locked, &net, id, pid, &mut att, ports, mac) {
+    match join(&net, id, pid, &mut att, ports, mac) {
         Ok(()) => Ok(Some(att)),
         Err(e) => {
-            undo(&locked, id, &att);
+            undo(&locked, id, &att, Ports::Ours);
             Err(e)
         }
     }
 }
 
-/// Everything after the address is leased; `held` is the store's lock, held throughout so
+/// What a container may hold on a network, written down before it takes any of it.
+#[derive(Serialize, Deserialize)]
+struct Record {
+    network: String,
+    host_if: Option<String>,
+    /// Asked for; published or not, the record cannot tell.
+    ports: Vec<PortMap>,
+}
+
+/// Whether the ports of an attachment are known to be published by its container.
+#[derive(Clone, Copy)]
+enum Ports {
+    Ours,
+    /// Asked for, perhaps published: only those that still lead to the container go.
+    Maybe,
+}
+
+/// Everything after the address is leased; the caller holds the store's lock throughout so
 /// that two containers never make the same bridge at once.
 fn join(
-    held: &Locked,
     net: &Network,
     id: &str,
     pid: i32,
@@ -179,14 +209,13 @@ fn join(
     match net.driver {
         Driver::Bridge | Driver::Overlay => {
             let bridge = ensure_bridge(&mut host, net)?;
-            let host_if = short_name("bv", id);
+            let host_if = att.host_if.clone().unwrap_or_default();
             let kind = Kind::Veth {
                 peer: "eth0",
                 peer_netns: std::os::fd::AsRawFd::as_raw_fd(&netns),
                 mac,
             };
             host.add_link(&host_if, kind, net.mtu)?;
-            att.host_if = Some(host_if.clone());
             let index = host
                 .link_index(&host_if)?
                 .ok_or_else(|| Error::Net(format!("{host_if} vanished after its creation")))?;
@@ -221,7 +250,6 @@ fn join(
         nat::enable_forwarding()?;
         nat::publish(ports, att.address, id)?;
         att.ports = ports.to_vec();
-        record(held.store(), id, att)?;
     }
     Ok(())
 }
@@ -307,26 +335,28 @@ fn vxlan_name(vni: u32) -> String {
 pub fn detach(root: &Path, id: &str, att: &Attachment) -> Result<()> {
     let store = Store::new(root);
     let locked = store.lock()?;
-    undo(&locked, id, att);
+    undo(&locked, id, att, Ports::Ours);
     Ok(())
 }
 
 /// Writes down what container `id` holds, so that a runtime killed before the container's
 /// own state records it can still give it back (`forget`).
-fn record(store: &Store, id: &str, att: &Attachment) -> Result<()> {
+fn record(store: &Store, id: &str, rec: &Record) -> Result<()> {
     let path = store.record_path(id);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
     }
     let bytes =
-        serde_json::to_vec(att).map_err(|e| Error::io("encoding an attachment", e.into()))?;
+        serde_json::to_vec(rec).map_err(|e| Error::io("encoding an attachment", e.into()))?;
     crate::container::state::write_atomic(&path, &bytes)
 }
 
-fn undo(locked: &Locked, id: &str, att: &Attachment) {
-    let _ = std::fs::remove_file(locked.store().record_path(id));
-    let _ = nat::unpublish(&att.ports);
+fn undo(locked: &Locked, id: &str, att: &Attachment, ports: Ports) {
+    let _ = match ports {
+        Ports::Ours => nat::unpublish(&att.ports),
+        Ports::Maybe => nat::unpublish_ours(&att.ports, att.address),
+    };
     if let Some(h) = &att.host_if {
         if let Ok(mut host) = Rtnl::new() {
             if let Ok(Some(i)) = host.link_index(h) {
@@ -335,6 +365,8 @@ fn undo(locked: &Locked, id: &str, att: &Attachment) {
         }
     }
     let _ = locked.release(&att.network, id);
+    // Last, so that a runtime killed in the middle leaves the record for the next delete.
+    let _ = std::fs::remove_file(locked.store().record_path(id));
 }
 
 /// Gives back what container `id` held, for a container whose own state never recorded its
@@ -349,10 +381,29 @@ pub fn forget(root: &Path, id: &str) -> Result<()> {
     let Ok(text) = std::fs::read(store.record_path(id)) else {
         return Ok(());
     };
-    if let Ok(att) = serde_json::from_slice::<Attachment>(&text) {
-        undo(&locked, id, &att);
-    }
-    let _ = std::fs::remove_file(store.record_path(id));
+    let Ok(rec) = serde_json::from_slice::<Record>(&text) else {
+        let _ = std::fs::remove_file(store.record_path(id));
+        return Ok(());
+    };
+    // The lease is the truth about the address; without one, nothing was published either
+    // (ports are published after the lease is taken and unpublished before it is given back).
+    let leases = store.leases(&rec.network).unwrap_or_default();
+    let address = leases
+        .iter()
+        .find(|(_, holder)| *holder == id)
+        .map(|(a, _)| *a);
+    let att = Attachment {
+        network: rec.network,
+        address: address.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
+        prefix: 0,
+        host_if: rec.host_if,
+        ports: if address.is_some() {
+            rec.ports
+        } else {
+            Vec::new()
+        },
+    };
+    undo(&locked, id, &att, Ports::Maybe);
     Ok(())
 }
 

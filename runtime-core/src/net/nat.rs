@@ -127,6 +127,49 @@ pub fn unpublish(ports: &[PortMap]) -> Result<()> {
     Ok(())
 }
 
+/// Removes those of `ports` that still lead to `addr`, for a runtime that died around its
+/// publish: it cannot tell whether its own publish happened, and a port published by another
+/// container (the reason a publish fails) leads elsewhere, since no two hold one address.
+pub fn unpublish_ours(ports: &[PortMap], addr: IpAddr) -> Result<()> {
+    if ports.is_empty() {
+        return Ok(());
+    }
+    let out = Command::new("nft")
+        .args(["-j", "list", "map", "ip", "berth", "ports"])
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| Error::io("listing published ports: running nft", e))?;
+    if !out.status.success() {
+        return Ok(()); // no table, nothing published
+    }
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| Error::Net(format!("listing published ports: nft's JSON: {e}")))?;
+    let ours: Vec<PortMap> = ports
+        .iter()
+        .filter(|p| published_at(&listed, p).is_some_and(|a| a == addr.to_string()))
+        .copied()
+        .collect();
+    unpublish(&ours)
+}
+
+/// The address `p`'s host port leads to in `nft -j list map` output, if it is published.
+fn published_at<'a>(listed: &'a serde_json::Value, p: &PortMap) -> Option<&'a str> {
+    let proto = match p.proto {
+        Proto::Tcp => "tcp",
+        Proto::Udp => "udp",
+    };
+    let elems = listed["nftables"]
+        .as_array()?
+        .iter()
+        .find_map(|o| o["map"]["elem"].as_array())?;
+    elems.iter().find_map(|e| {
+        let key = e[0]["concat"].as_array()?;
+        let hit =
+            key.first()?.as_str() == Some(proto) && key.get(1)?.as_u64() == Some(p.host.into());
+        hit.then(|| e[1]["concat"][0].as_str()).flatten()
+    })
+}
+
 /// Turns on IPv4 forwarding in this network namespace, if it is off.
 pub fn enable_forwarding() -> Result<()> {
     let path = "/proc/sys/net/ipv4/ip_forward";
@@ -182,5 +225,21 @@ mod tests {
         for bad in ["80", "0:80", "80:x", "80:80/sctp", "70000:80"] {
             assert!(PortMap::parse(bad, "f").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn published_ports_are_read_from_nfts_json() {
+        let listed: serde_json::Value = serde_json::from_str(
+            r#"{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"map": {"family": "ip",
+            "name": "ports", "table": "berth", "elem": [
+            [{"concat": ["udp", 53]}, {"concat": ["10.77.0.3", 5353]}],
+            [{"concat": ["tcp", 8181]}, {"concat": ["10.77.0.2", 80]}]]}}]}"#,
+        )
+        .unwrap();
+        let at = |s| published_at(&listed, &PortMap::parse(s, "f").unwrap());
+        assert_eq!(at("8181:80"), Some("10.77.0.2"));
+        assert_eq!(at("53:1/udp"), Some("10.77.0.3"));
+        assert_eq!(at("53:1"), None);
+        assert_eq!(at("8182:80"), None);
     }
 }
