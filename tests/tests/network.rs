@@ -396,3 +396,32 @@ fn a_create_killed_while_joining_leaves_nothing_after_delete_force() {
         assert!(!h.root.join(b.id()).exists(), "state left ({delay_ms} ms)");
     }
 }
+
+#[test]
+fn a_bridge_left_half_made_is_finished_by_the_next_join() {
+    // A runtime killed right after making the default bridge leaves it down, without the
+    // gateway's address and without NAT; the next container must not settle for that.
+    let h = Host::new("bt-half");
+    let outside = Netns::new("bt-half-out");
+    wire(
+        &h.ns,
+        "uplink",
+        "198.51.100.1/24",
+        &outside,
+        "wan",
+        "198.51.100.2/24",
+    );
+    h.ns.ip(&["link", "add", "berth0", "type", "bridge"]);
+    let server = serve_once(&outside, "198.51.100.2:8000");
+    let cli = on_network(
+        "net-half",
+        "bridge",
+        &[],
+        "wget -qO- http://198.51.100.2:8000/",
+    );
+    assert_eq!(ok(run_fg(&h, &cli)), "hello from outside\n");
+    assert!(server.join().unwrap().is_some(), "nobody connected");
+    let addr = h.ns.ip_out(&["-br", "addr", "show", "berth0"]);
+    assert!(addr.contains("10.77.0.1/16"), "{addr}");
+    assert_released(&h, "bridge");
+}

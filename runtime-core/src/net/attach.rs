@@ -167,7 +167,7 @@ pub fn attach(root: &Path, id: &str, req: &Request, pid: i32) -> Result<Option<A
         host_if,
         ports: Vec::new(),
     };
-    match join(&net, id, pid, &mut att, ports, mac) {
+    match join(&locked, &net, id, pid, &mut att, ports, mac) {
         Ok(()) => Ok(Some(att)),
         Err(e) => {
             undo(&locked, id, &att, Ports::Ours);
@@ -193,9 +193,10 @@ enum Ports {
     Maybe,
 }
 
-/// Everything after the address is leased; the caller holds the store's lock throughout so
+/// Everything after the address is leased; `held` is the store's lock, held throughout so
 /// that two containers never make the same bridge at once.
 fn join(
+    held: &Locked,
     net: &Network,
     id: &str,
     pid: i32,
@@ -208,7 +209,7 @@ fn join(
     let gateway = net.gateway;
     match net.driver {
         Driver::Bridge | Driver::Overlay => {
-            let bridge = ensure_bridge(&mut host, net)?;
+            let bridge = ensure_bridge(held, &mut host, net)?;
             let host_if = att.host_if.clone().unwrap_or_default();
             let kind = Kind::Veth {
                 peer: "eth0",
@@ -276,16 +277,22 @@ fn loopback_up(inside: &mut Rtnl) -> Result<()> {
 }
 
 /// The network's bridge (with its VXLAN device on an overlay, and NAT when asked), made
-/// the first time a container needs it.
-fn ensure_bridge(host: &mut Rtnl, net: &Network) -> Result<u32> {
+/// the first time a container needs it, and finished when an earlier runtime died making it:
+/// every step below may find its work already done.
+fn ensure_bridge(held: &Locked, host: &mut Rtnl, net: &Network) -> Result<u32> {
     let name = net.bridge.as_deref().unwrap_or("");
-    if let Some(i) = host.link_index(name)? {
+    let existing = host.link_index(name)?;
+    if let Some(i) = existing.filter(|i| held.bridge_ready(&net.name) == Some(*i)) {
         return Ok(i);
     }
-    host.add_link(name, Kind::Bridge, net.mtu)?;
-    let index = host
-        .link_index(name)?
-        .ok_or_else(|| Error::Net(format!("{name} vanished after its creation")))?;
+    let index = match existing {
+        Some(i) => i,
+        None => {
+            host.add_link(name, Kind::Bridge, net.mtu)?;
+            host.link_index(name)?
+                .ok_or_else(|| Error::Net(format!("{name} vanished after its creation")))?
+        }
+    };
     if let Some(g) = net.gateway {
         host.add_address(index, g, net.subnet.prefix)?;
     }
@@ -299,6 +306,7 @@ fn ensure_bridge(host: &mut Rtnl, net: &Network) -> Result<u32> {
         nat::enable_forwarding()?;
         nat::allow_localhost(name)?;
     }
+    held.set_bridge_ready(&net.name, index)?;
     Ok(index)
 }
 

@@ -351,6 +351,19 @@ impl Locked<'_> {
         crate::container::state::write_atomic(&path, &bytes)
     }
 
+    /// The interface index of network `name`'s bridge when it was last configured in full:
+    /// a runtime killed halfway through making a bridge leaves none, and the next join
+    /// finishes the job instead of using a bridge without its address or NAT.
+    pub fn bridge_ready(&self, name: &str) -> Option<u32> {
+        let text = std::fs::read_to_string(self.store.dir.join(format!("{name}.bridge"))).ok()?;
+        text.trim().parse().ok()
+    }
+
+    pub fn set_bridge_ready(&self, name: &str, index: u32) -> Result<()> {
+        let path = self.store.dir.join(format!("{name}.bridge"));
+        crate::container::state::write_atomic(&path, index.to_string().as_bytes())
+    }
+
     /// Forgets network `name`; refused while a container holds an address on it.
     pub fn remove(&self, name: &str) -> Result<Network> {
         let n = self.store.get(name)?;
@@ -361,7 +374,12 @@ impl Locked<'_> {
                 format!("in use: container {id} has {addr}"),
             ));
         }
-        for f in [format!("{name}.json"), format!("{name}.leases.json")] {
+        let files = [
+            format!("{name}.json"),
+            format!("{name}.leases.json"),
+            format!("{name}.bridge"),
+        ];
+        for f in files {
             match std::fs::remove_file(self.store.dir.join(&f)) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(Error::io(format!("removing {f}"), e))

@@ -382,7 +382,8 @@ impl Rtnl {
         .map(drop)
     }
 
-    /// A permanent all-zeros forwarding entry on VXLAN link `index`: flood to `peer`.
+    /// A permanent all-zeros forwarding entry on VXLAN link `index`: flood to `peer` (an
+    /// existing one is fine).
     pub fn add_flood_peer(&mut self, index: u32, peer: IpAddr) -> Result<()> {
         let mut m = NeighbourMessage::default();
         m.header.family = AddressFamily::Bridge;
@@ -398,8 +399,13 @@ impl Rtnl {
             }));
         let what = || format!("adding VXLAN peer {peer}");
         let flags = NLM_F_ACK | NLM_F_CREATE | netlink_packet_core::NLM_F_APPEND;
-        self.request(RouteNetlinkMessage::NewNeighbour(m), flags, &what)
-            .map(drop)
+        match self.request(RouteNetlinkMessage::NewNeighbour(m), flags, &what) {
+            Err(Error::Sys {
+                errno: Errno(libc::EEXIST),
+                ..
+            }) => Ok(()),
+            other => other.map(drop),
+        }
     }
 }
 
