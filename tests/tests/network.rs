@@ -425,3 +425,61 @@ fn a_bridge_left_half_made_is_finished_by_the_next_join() {
     assert!(addr.contains("10.77.0.1/16"), "{addr}");
     assert_released(&h, "bridge");
 }
+
+#[test]
+fn a_create_killed_while_nft_publishes_leaves_no_port() {
+    // nft is a program of its own and outlives a runtime killed while it runs: its publish
+    // must not land after delete --force has looked. A slow nft first in PATH holds the
+    // publish half a second; create is killed meanwhile.
+    let h = Host::new("bt-slownft");
+    let bin = h.root.with_extension("bin");
+    let _ = std::fs::remove_dir_all(&bin);
+    std::fs::create_dir_all(&bin).unwrap();
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v nft"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_string();
+    let marker = bin.join("publishing");
+    let wrapper = format!(
+        "#!/bin/sh\n[ \"$1\" = -f ] || exec {real} \"$@\"\nscript=$(cat)\n\
+         case $script in *'create element ip berth ports'*) touch {m}; sleep 0.5 ;; esac\n\
+         printf '%s\\n' \"$script\" | exec {real} \"$@\"\n",
+        m = marker.display()
+    );
+    std::fs::write(bin.join("nft"), wrapper).unwrap();
+    std::fs::set_permissions(
+        bin.join("nft"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let b = on_network(
+        "net-slownft",
+        "bridge",
+        &[("berth.network.ports", "8282:80")],
+        "true",
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut create = std::process::Command::new("nsenter")
+        .arg(format!("--net={}", h.ns.path()))
+        .arg(runtime())
+        .arg("--root")
+        .arg(&h.root)
+        .args(["create", "--bundle", &b.bundle_arg(), b.id()])
+        .env("PATH", path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(eventually(10, || marker.exists()), "create never published");
+    create.kill().unwrap();
+    create.wait().unwrap();
+    ok(h.berth(&["delete", "--force", b.id()]));
+    std::thread::sleep(Duration::from_millis(700)); // the slow nft is done either way
+    assert_released(&h, "bridge");
+    let _ = std::fs::remove_dir_all(&bin);
+}

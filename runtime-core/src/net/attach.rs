@@ -247,9 +247,9 @@ fn join(
     let mut inside = Rtnl::in_netns(netns.as_fd())?;
     configure_inside(&mut inside, att, gateway)?;
     if !ports.is_empty() {
-        nat::ensure_table()?;
+        nat::ensure_table(held)?;
         nat::enable_forwarding()?;
-        nat::publish(ports, att.address, id)?;
+        nat::publish(held, ports, att.address, id)?;
         att.ports = ports.to_vec();
     }
     Ok(())
@@ -301,8 +301,8 @@ fn ensure_bridge(held: &Locked, host: &mut Rtnl, net: &Network) -> Result<u32> {
         ensure_vxlan(host, net, index)?;
     }
     if net.nat && net.subnet.is_v4() {
-        nat::ensure_table()?;
-        let _ = nat::masquerade(&net.subnet, true);
+        nat::ensure_table(held)?;
+        let _ = nat::masquerade(held, &net.subnet, true);
         nat::enable_forwarding()?;
         nat::allow_localhost(name)?;
     }
@@ -362,8 +362,8 @@ fn record(store: &Store, id: &str, rec: &Record) -> Result<()> {
 
 fn undo(locked: &Locked, id: &str, att: &Attachment, ports: Ports) {
     let _ = match ports {
-        Ports::Ours => nat::unpublish(&att.ports),
-        Ports::Maybe => nat::unpublish_ours(&att.ports, att.address),
+        Ports::Ours => nat::unpublish(locked, &att.ports),
+        Ports::Maybe => nat::unpublish_ours(locked, &att.ports, att.address),
     };
     if let Some(h) = &att.host_if {
         if let Ok(mut host) = Rtnl::new() {
@@ -431,7 +431,7 @@ pub fn remove_network(root: &Path, name: &str) -> Result<Network> {
         }
     }
     if net.nat && net.subnet.is_v4() {
-        let _ = nat::masquerade(&net.subnet, false);
+        let _ = nat::masquerade(&locked, &net.subnet, false);
     }
     Ok(net)
 }

@@ -5,6 +5,7 @@
 //! encoding is left for later); IPv4 only.
 
 use super::cidr::Cidr;
+use super::network::Locked;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -62,8 +63,8 @@ impl PortMap {
     }
 }
 
-/// Makes the table, once (callers hold the network store's lock).
-pub fn ensure_table() -> Result<()> {
+/// Makes the table, once.
+pub fn ensure_table(held: &Locked) -> Result<()> {
     let present = Command::new("nft")
         .args(["list", "table", "ip", "berth"])
         .stdout(Stdio::null())
@@ -74,23 +75,24 @@ pub fn ensure_table() -> Result<()> {
     if present {
         return Ok(());
     }
-    nft(TABLE, "creating the nftables table ip berth")
+    nft(held, TABLE, "creating the nftables table ip berth")
 }
 
 /// Adds or removes `subnet` from the masqueraded ones.
-pub fn masquerade(subnet: &Cidr, on: bool) -> Result<()> {
+pub fn masquerade(held: &Locked, subnet: &Cidr, on: bool) -> Result<()> {
     if !subnet.is_v4() {
         return Ok(());
     }
     let verb = if on { "add" } else { "delete" };
     nft(
+        held,
         &format!("{verb} element ip berth masq {{ {subnet} }}\n"),
         &format!("{verb} masquerading of {subnet}"),
     )
 }
 
 /// Publishes every port of a container at `addr`, all or none.
-pub fn publish(ports: &[PortMap], addr: IpAddr, id: &str) -> Result<()> {
+pub fn publish(held: &Locked, ports: &[PortMap], addr: IpAddr, id: &str) -> Result<()> {
     if ports.is_empty() {
         return Ok(());
     }
@@ -107,7 +109,7 @@ pub fn publish(ports: &[PortMap], addr: IpAddr, id: &str) -> Result<()> {
             )
         })
         .collect();
-    nft(&script, &format!("publishing the ports of {id}")).map_err(|e| match e {
+    nft(held, &script, &format!("publishing the ports of {id}")).map_err(|e| match e {
         Error::Net(m) if m.contains("File exists") => Error::invalid(
             "berth.network.ports",
             "a port is already published by another container",
@@ -117,9 +119,10 @@ pub fn publish(ports: &[PortMap], addr: IpAddr, id: &str) -> Result<()> {
 }
 
 /// Removes a container's ports; ports already gone are fine.
-pub fn unpublish(ports: &[PortMap]) -> Result<()> {
+pub fn unpublish(held: &Locked, ports: &[PortMap]) -> Result<()> {
     for p in ports {
         let _ = nft(
+            held,
             &format!("delete element ip berth ports {{ {} }}\n", p.key()),
             "unpublishing a port",
         );
@@ -130,7 +133,7 @@ pub fn unpublish(ports: &[PortMap]) -> Result<()> {
 /// Removes those of `ports` that still lead to `addr`, for a runtime that died around its
 /// publish: it cannot tell whether its own publish happened, and a port published by another
 /// container (the reason a publish fails) leads elsewhere, since no two hold one address.
-pub fn unpublish_ours(ports: &[PortMap], addr: IpAddr) -> Result<()> {
+pub fn unpublish_ours(held: &Locked, ports: &[PortMap], addr: IpAddr) -> Result<()> {
     if ports.is_empty() {
         return Ok(());
     }
@@ -149,7 +152,7 @@ pub fn unpublish_ours(ports: &[PortMap], addr: IpAddr) -> Result<()> {
         .filter(|p| published_at(&listed, p).is_some_and(|a| a == addr.to_string()))
         .copied()
         .collect();
-    unpublish(&ours)
+    unpublish(held, &ours)
 }
 
 /// The address `p`'s host port leads to in `nft -j list map` output, if it is published.
@@ -186,8 +189,13 @@ pub fn allow_localhost(bridge: &str) -> Result<()> {
     std::fs::write(&path, "1").map_err(|e| Error::io(format!("writing {path}"), e))
 }
 
-fn nft(script: &str, what: &str) -> Result<()> {
-    let mut child = Command::new("nft")
+/// Runs `nft -f -` on `script`. nft holds the network store's lock as long as it runs: a
+/// runtime killed while nft writes leaves the lock held until nft has committed or died, so
+/// the next runtime (`delete --force`) sees the table as nft leaves it, not before.
+fn nft(held: &Locked, script: &str, what: &str) -> Result<()> {
+    let mut cmd = Command::new("nft");
+    crate::sys::process::inherit_fd(&mut cmd, held.fd());
+    let mut child = cmd
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

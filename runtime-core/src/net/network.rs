@@ -204,7 +204,7 @@ pub struct Store {
 /// The store's lock, held while networks or leases change.
 pub struct Locked<'a> {
     store: &'a Store,
-    _lock: File,
+    lock: File,
 }
 
 impl Store {
@@ -237,7 +237,7 @@ impl Store {
             .map_err(|e| Error::io(format!("locking {}", path.display()), e.into()))?;
         Ok(Locked {
             store: self,
-            _lock: f,
+            lock: f,
         })
     }
 
@@ -292,6 +292,11 @@ impl Store {
 impl Locked<'_> {
     pub fn store(&self) -> &Store {
         self.store
+    }
+
+    /// The lock's fd, for a helper program that must hold the lock as long as it runs.
+    pub fn fd(&self) -> std::os::fd::RawFd {
+        self.lock.as_raw_fd()
     }
 
     /// Saves a new network after checking it against the others.

@@ -407,3 +407,18 @@ pub fn seccomp_set_filter(flags: u32, insns: &[u64]) -> SysResult<Option<OwnedFd
 }
 
 const NEW_LISTENER: u32 = 8;
+
+/// Leaves `fd` open across the exec of `cmd`'s child (in the child only; it stays
+/// close-on-exec in this process). The caller keeps `fd` open until the child is spawned.
+pub fn inherit_fd(cmd: &mut std::process::Command, fd: RawFd) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure only calls fcntl, which is async-signal-safe, between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
