@@ -55,11 +55,17 @@ impl PortMap {
     }
 
     fn key(&self) -> String {
-        let proto = match self.proto {
+        format!("{} . {}", self.proto.name(), self.host)
+    }
+}
+
+impl Proto {
+    /// As nft writes it.
+    fn name(self) -> &'static str {
+        match self {
             Proto::Tcp => "tcp",
             Proto::Udp => "udp",
-        };
-        format!("{proto} . {}", self.host)
+        }
     }
 }
 
@@ -157,10 +163,7 @@ pub fn unpublish_ours(held: &Locked, ports: &[PortMap], addr: IpAddr) -> Result<
 
 /// The address `p`'s host port leads to in `nft -j list map` output, if it is published.
 fn published_at<'a>(listed: &'a serde_json::Value, p: &PortMap) -> Option<&'a str> {
-    let proto = match p.proto {
-        Proto::Tcp => "tcp",
-        Proto::Udp => "udp",
-    };
+    let proto = p.proto.name();
     let elems = listed["nftables"]
         .as_array()?
         .iter()
