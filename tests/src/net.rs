@@ -7,7 +7,7 @@
 use crate::{run_to_files, runtime, BASE};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 /// A network namespace, `/run/netns/<name>`, deleted on drop.
@@ -96,6 +96,19 @@ impl Host {
 
     /// `berth --root ROOT ARGS…` inside the host's namespace.
     pub fn berth(&self, args: &[&str]) -> Output {
+        run_to_files(self.command(args))
+    }
+
+    /// The same, left running with its output dropped (for a test that kills it).
+    pub fn spawn_berth(&self, args: &[&str], env: &[(&str, &str)]) -> Child {
+        let mut c = self.command(args);
+        c.envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c.spawn().expect("running nsenter")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new("nsenter");
         c.arg(format!("--net={}", self.ns.path()))
             .arg(runtime())
@@ -103,7 +116,7 @@ impl Host {
             .arg(&self.root)
             .args(args)
             .stdin(Stdio::null());
-        run_to_files(c)
+        c
     }
 
     /// The addresses held on network `name`, from `network inspect`.

@@ -368,16 +368,7 @@ fn a_create_killed_while_joining_leaves_nothing_after_delete_force() {
     b.config["hooks"] = json!({"createRuntime": [{"path": "/bin/sleep", "args": ["sleep", "2"]}]});
     b.write();
     for delay_ms in [0, 1, 2, 3, 4, 6, 8, 11, 15, 20, 30, 50] {
-        let mut create = std::process::Command::new("nsenter")
-            .arg(format!("--net={}", h.ns.path()))
-            .arg(runtime())
-            .arg("--root")
-            .arg(&h.root)
-            .args(["create", "--bundle", &b.bundle_arg(), b.id()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut create = h.spawn_berth(&["create", "--bundle", &b.bundle_arg(), b.id()], &[]);
         let end = std::time::Instant::now() + Duration::from_secs(10);
         let leased = || {
             h.leases("bridge")
@@ -464,17 +455,8 @@ fn a_create_killed_while_nft_publishes_leaves_no_port() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut create = std::process::Command::new("nsenter")
-        .arg(format!("--net={}", h.ns.path()))
-        .arg(runtime())
-        .arg("--root")
-        .arg(&h.root)
-        .args(["create", "--bundle", &b.bundle_arg(), b.id()])
-        .env("PATH", path)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let create_args = ["create", "--bundle", &b.bundle_arg(), b.id()];
+    let mut create = h.spawn_berth(&create_args, &[("PATH", &path)]);
     assert!(eventually(10, || marker.exists()), "create never published");
     create.kill().unwrap();
     create.wait().unwrap();
