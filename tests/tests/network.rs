@@ -36,6 +36,22 @@ fn run_fg(h: &Host, b: &Bundle) -> std::process::Output {
     h.berth(&["run", "--bundle", &b.bundle_arg(), b.id()])
 }
 
+/// A simulated host with an "outside" namespace wired to it: the host is 198.51.100.1 on its
+/// `uplink`, the outside 198.51.100.2 on its `wan`.
+fn host_with_outside(name: &str) -> (Host, Netns) {
+    let h = Host::new(name);
+    let outside = Netns::new(&format!("{name}-out"));
+    wire(
+        &h.ns,
+        "uplink",
+        "198.51.100.1/24",
+        &outside,
+        "wan",
+        "198.51.100.2/24",
+    );
+    (h, outside)
+}
+
 /// After delete: no veth of berth's left, no address held, no published port.
 fn assert_released(h: &Host, network: &str) {
     let links = h.ns.ip_out(&["-br", "link"]);
@@ -83,16 +99,7 @@ fn two_containers_on_one_bridge_reach_each_other() {
 
 #[test]
 fn nat_to_the_outside_and_a_published_port_from_outside_and_from_the_host() {
-    let h = Host::new("bt-nat");
-    let outside = Netns::new("bt-nat-out");
-    wire(
-        &h.ns,
-        "uplink",
-        "198.51.100.1/24",
-        &outside,
-        "wan",
-        "198.51.100.2/24",
-    );
+    let (h, outside) = host_with_outside("bt-nat");
     // Out through NAT: the server sees the host's address, not the container's.
     let server = serve_once(&outside, "198.51.100.2:8000");
     let cli = on_network(
@@ -392,16 +399,7 @@ fn a_create_killed_while_joining_leaves_nothing_after_delete_force() {
 fn a_bridge_left_half_made_is_finished_by_the_next_join() {
     // A runtime killed right after making the default bridge leaves it down, without the
     // gateway's address and without NAT; the next container must not settle for that.
-    let h = Host::new("bt-half");
-    let outside = Netns::new("bt-half-out");
-    wire(
-        &h.ns,
-        "uplink",
-        "198.51.100.1/24",
-        &outside,
-        "wan",
-        "198.51.100.2/24",
-    );
+    let (h, outside) = host_with_outside("bt-half");
     h.ns.ip(&["link", "add", "berth0", "type", "bridge"]);
     let server = serve_once(&outside, "198.51.100.2:8000");
     let cli = on_network(
