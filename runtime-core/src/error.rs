@@ -45,6 +45,13 @@ pub enum Error {
     Hook(String),
     #[error("cgroup {0}")]
     Cgroup(String),
+    #[error("cgroup {field}: writing {value:?} to {}: {errno}", path.display())]
+    CgroupWrite {
+        field: String,
+        value: String,
+        path: PathBuf,
+        errno: Errno,
+    },
     #[error("network: {0}")]
     Net(String),
     #[error("not supported: {0}")]

@@ -97,6 +97,31 @@ fn device_rules_deny_what_they_do_not_allow() {
 }
 
 #[test]
+fn an_update_replaces_the_device_rules() {
+    // On cgroup v2 the rules are a BPF program: an update must replace it, not add another
+    // beside it (every attached program must allow an access, so the old one would still deny).
+    let probe = "if true > /dev/kmsgtest; then echo open; else echo denied; fi 2>/dev/null";
+    let mut b = Bundle::new("res-devices-update");
+    let m = kmsg_node(&b);
+    b.config["mounts"].as_array_mut().unwrap().push(m);
+    b.config["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    b.sh("sleep 60");
+    b.run_detached();
+    assert_eq!(ok(berth(&["exec", b.id(), "sh", "-c", probe])), "denied\n");
+    let file = b.dir.join("devices.json");
+    let rules = json!({"devices": [{"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 1, "minor": 11, "access": "w"}]});
+    std::fs::write(&file, rules.to_string()).unwrap();
+    ok(berth(&[
+        "update",
+        "--resources",
+        file.to_str().unwrap(),
+        b.id(),
+    ]));
+    assert_eq!(ok(berth(&["exec", b.id(), "sh", "-c", probe])), "open\n");
+}
+
+#[test]
 fn bad_values_name_the_field_and_leave_no_cgroup() {
     let cases = [
         (
@@ -188,6 +213,84 @@ fn update_raises_limits_on_a_running_container() {
     assert!(e.contains("--memory"), "{e}");
     let e = err(berth(&["update", "--cpuset-cpus", "999", b.id()]));
     assert!(e.contains("linux.resources.cpu.cpus"), "{e}");
+}
+
+/// memory limit, pids.max and cpu shares (weight on v2) as the container sees them, one per line.
+const LIMITS: &str = "for f in memory/memory.limit_in_bytes memory.max pids/pids.max pids.max \
+    cpu/cpu.shares cpu.weight cpu/cpu.cfs_quota_us cpu.max; do \
+    [ -f /sys/fs/cgroup/$f ] && cat /sys/fs/cgroup/$f; done; true";
+
+fn stored_resources(b: &Bundle) -> serde_json::Value {
+    let state = std::fs::read(state_root().join(b.id()).join("state.json")).unwrap();
+    let state: serde_json::Value = serde_json::from_slice(&state).unwrap();
+    state["spec"]["linux"]["resources"].clone()
+}
+
+#[test]
+fn a_failed_update_changes_no_limit_and_no_state() {
+    // This is berth's own guarantee: runc writes memory before it finds the bad quota.
+    let mut b = Bundle::new("res-update-atomic");
+    b.config["linux"]["resources"] = json!({"memory": {"limit": 67108864},
+        "pids": {"limit": 10}, "cpu": {"shares": 512}});
+    b.sh("sleep 60");
+    b.run_detached();
+    let before = ok(berth(&["exec", b.id(), "sh", "-c", LIMITS]));
+    let stored = stored_resources(&b);
+    let update = |json: serde_json::Value| {
+        let file = b.dir.join("update.json");
+        std::fs::write(&file, json.to_string()).unwrap();
+        berth(&["update", "--resources", file.to_str().unwrap(), b.id()])
+    };
+    // A value that is wrong on its face is found before anything is written...
+    let e = err(update(
+        json!({"memory": {"limit": 134217728}, "blockIO": {"weight": 5}}),
+    ));
+    assert!(e.contains("linux.resources.blockIO.weight"), "{e}");
+    // ...and one only the kernel refuses (a quota under 1 ms) after the memory limit was
+    // written: that write is put back.
+    let e = err(update(json!({"memory": {"limit": 134217728},
+        "cpu": {"quota": 500, "period": 100000}, "pids": {"limit": 50}})));
+    assert!(
+        e.contains("linux.resources.cpu.quota") && e.contains("EINVAL"),
+        "{e}"
+    );
+    assert_eq!(ok(berth(&["exec", b.id(), "sh", "-c", LIMITS])), before);
+    assert_eq!(stored_resources(&b), stored);
+}
+
+#[test]
+fn an_update_of_zeros_keeps_every_limit() {
+    // What `docker update --cpu-shares 256` sends: zero for every limit it leaves alone.
+    let mut b = Bundle::new("res-update-zeros");
+    b.config["linux"]["resources"] = json!({"memory": {"limit": 67108864},
+        "pids": {"limit": 10}, "cpu": {"shares": 512}});
+    b.sh("sleep 60");
+    b.run_detached();
+    let before = ok(berth(&["exec", b.id(), "sh", "-c", LIMITS]));
+    let file = b.dir.join("update.json");
+    let docker = json!({"memory": {"limit": 0, "reservation": 0, "kernel": 0},
+        "cpu": {"shares": 256, "cpus": "", "mems": "", "period": 0, "quota": 0},
+        "blockIO": {"weight": 0}});
+    std::fs::write(&file, docker.to_string()).unwrap();
+    ok(berth(&[
+        "update",
+        "--resources",
+        file.to_str().unwrap(),
+        b.id(),
+    ]));
+    let after = ok(berth(&["exec", b.id(), "sh", "-c", LIMITS]));
+    let (b4, af): (Vec<&str>, Vec<&str>) = (before.lines().collect(), after.lines().collect());
+    assert_eq!(
+        (b4[0], b4[1]),
+        (af[0], af[1]),
+        "memory and pids kept: {after}"
+    );
+    // v1 shares as given; v2 weight by runc's conversion of 256.
+    assert!(af[2] == "256" || af[2] == "10", "{after}");
+    assert_eq!(b4[3], af[3], "the quota kept: {after}");
+    let stored = stored_resources(&b);
+    assert_eq!(stored["memory"]["limit"], 67108864, "{stored}");
+    assert_eq!(stored["cpu"]["shares"], 256, "{stored}");
 }
 
 #[test]

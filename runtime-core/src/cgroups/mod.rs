@@ -10,6 +10,7 @@ pub mod controllers;
 pub mod ebpf;
 pub mod layout;
 pub mod stats;
+pub mod writes;
 
 use crate::error::{Error, Result, SysContext};
 use crate::sys::{fs, process as p};

@@ -4,6 +4,7 @@
 use super::describe::describe;
 use super::state::{self, proc_stat, StateDir, Stored};
 use super::{Container, Runtime, State, OCI_VERSION};
+use crate::cgroups::writes::Keep;
 use crate::cgroups::{layout::Layout, Cgroup};
 use crate::error::{Error, IoContext, Result, SysContext};
 use crate::hooks::{self, HookPlan};
@@ -178,7 +179,9 @@ pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> 
     undo.cgroup = Some(cgroup.clone());
     if let Some(linux) = spec.linux() {
         if let Some(r) = linux.resources() {
-            cgroup.apply(r, linux.devices().as_deref().unwrap_or(&[]))?;
+            // A new cgroup is removed whole if create fails: no old values to keep.
+            let nodes = linux.devices().as_deref().unwrap_or(&[]);
+            cgroup.apply(r, nodes, Keep::Nothing)?.finish();
         }
     }
     init.cgroup_tasks = cgroup.v1_tasks()?;

@@ -3,9 +3,12 @@
 //! "deny all") relies on. One departure: a default is left out when the spec explicitly denies
 //! that very device, so `deny c 1:3 w` means what it says (runc would re-allow /dev/null).
 
-use super::write;
+use crate::cgroups::ebpf::Rule;
+use crate::cgroups::writes::{Attached, Out, Step};
 use crate::error::{Error, Result};
+use crate::sys::bpf;
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType};
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 /// runc's default allow list: the default devices, the console and ptys, tun, and mknod of any
@@ -25,41 +28,39 @@ const DEFAULT_ALLOW: &[&str] = &[
     "c 10:200 rwm",
 ];
 
-pub fn apply_v1(dir: &Path, rules: &[LinuxDeviceCgroup], nodes: &[LinuxDevice]) -> Result<()> {
-    let lines = rules
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            rule_line(r, &format!("linux.resources.devices[{i}]")).map(|l| (r.allow(), l, i))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    write(dir, "devices.deny", "a", "linux.resources.devices")?;
-    for (allow, line, i) in lines {
-        let file = if allow {
+/// v1: one step that denies everything, then writes the rules, the defaults and the nodes.
+pub fn plan_v1(out: &mut Out, rules: &[LinuxDeviceCgroup], nodes: &[LinuxDevice]) -> Result<()> {
+    let mut lines = Vec::new();
+    for (i, r) in rules.iter().enumerate() {
+        let field = format!("linux.resources.devices[{i}]");
+        let file = if r.allow() {
             "devices.allow"
         } else {
             "devices.deny"
         };
-        write(dir, file, &line, &format!("linux.resources.devices[{i}]"))?;
+        lines.push((file, rule_line(r, &field)?, field));
     }
     for line in defaults(rules) {
-        write(
-            dir,
-            "devices.allow",
-            line,
-            "linux.resources.devices (defaults)",
-        )?;
+        let field = "linux.resources.devices (defaults)".to_string();
+        lines.push(("devices.allow", line.to_string(), field));
     }
     for (i, d) in nodes.iter().enumerate() {
-        let t = if d.typ() == LinuxDeviceType::B {
-            'b'
-        } else {
-            'c'
-        };
-        let line = format!("{t} {}:{} rwm", d.major(), d.minor());
-        write(dir, "devices.allow", &line, &format!("linux.devices[{i}]"))?;
+        lines.push(("devices.allow", node_line(d), format!("linux.devices[{i}]")));
     }
+    out.steps.push(Step::DevicesV1 {
+        dir: out.dir.to_path_buf(),
+        lines,
+    });
     Ok(())
+}
+
+fn node_line(d: &LinuxDevice) -> String {
+    let t = if d.typ() == LinuxDeviceType::B {
+        'b'
+    } else {
+        'c'
+    };
+    format!("{t} {}:{} rwm", d.major(), d.minor())
 }
 
 /// The default allow rules, less those for a device the spec denies by exact number.
@@ -116,26 +117,29 @@ pub fn rule_line(r: &LinuxDeviceCgroup, field: &str) -> Result<String> {
     ))
 }
 
-/// cgroup v2: the same rules, in the same order, compiled to a BPF_CGROUP_DEVICE program and
-/// attached to the container's cgroup before any process is in it.
-pub fn apply_v2(dir: &Path, rules: &[LinuxDeviceCgroup], nodes: &[LinuxDevice]) -> Result<()> {
+/// cgroup v2: the same rules, in the same order, compiled to a BPF_CGROUP_DEVICE program
+/// that replaces the one attached to the container's cgroup.
+pub fn plan_v2(out: &mut Out, rules: &[LinuxDeviceCgroup], nodes: &[LinuxDevice]) -> Result<()> {
     let mut list = Vec::new();
     for (i, r) in rules.iter().enumerate() {
         let line = rule_line(r, &format!("linux.resources.devices[{i}]"))?;
         list.push(parse(&line, r.allow()));
     }
     list.extend(defaults(rules).map(|l| parse(l, true)));
-    for d in nodes {
-        let t = if d.typ() == LinuxDeviceType::B {
-            'b'
-        } else {
-            'c'
-        };
-        list.push(parse(&format!("{t} {}:{} rwm", d.major(), d.minor()), true));
-    }
-    let program = crate::cgroups::ebpf::program(&list);
+    list.extend(nodes.iter().map(|d| parse(&node_line(d), true)));
+    out.steps.push(Step::DevicesV2 {
+        dir: out.dir.to_path_buf(),
+        rules: list,
+    });
+    Ok(())
+}
+
+/// Loads the program for `rules` and attaches it beside the programs there now, which the
+/// transaction detaches when it finishes (or keeps, detaching the new one, when it fails).
+pub fn replace_program(dir: &Path, rules: &[Rule]) -> Result<Attached> {
+    let program = crate::cgroups::ebpf::program(rules);
     let mut log = vec![0u8; 64 * 1024];
-    let prog = crate::sys::bpf::load_device_program(&program, &mut log).map_err(|e| {
+    let prog = bpf::load_device_program(&program, &mut log).map_err(|e| {
         let text = String::from_utf8_lossy(&log);
         let first = text
             .trim_matches('\0')
@@ -150,12 +154,20 @@ pub fn apply_v2(dir: &Path, rules: &[LinuxDeviceCgroup], nodes: &[LinuxDevice]) 
     let c = crate::rootfs::resolve::cstring(dir, "cgroup")?;
     let cg = crate::sys::fs::openat(libc::AT_FDCWD, &c, libc::O_RDONLY | libc::O_DIRECTORY, 0)
         .map_err(|e| Error::Cgroup(format!("opening {}: {e}", dir.display())))?;
-    use std::os::fd::AsRawFd;
-    crate::sys::bpf::attach_device_program(cg.as_raw_fd(), prog.as_raw_fd()).map_err(|e| {
+    let attach = |what: &str, e: crate::sys::Errno| {
         Error::Cgroup(format!(
-            "linux.resources.devices: attaching to {}: bpf: {e}",
+            "linux.resources.devices: {what} {}: bpf: {e}",
             dir.display()
         ))
+    };
+    let old =
+        bpf::attached_device_programs(&cg).map_err(|e| attach("listing the programs of", e))?;
+    bpf::attach_device_program(cg.as_raw_fd(), prog.as_raw_fd())
+        .map_err(|e| attach("attaching to", e))?;
+    Ok(Attached {
+        cgroup: cg,
+        new: prog,
+        old,
     })
 }
 

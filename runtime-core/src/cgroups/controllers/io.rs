@@ -1,23 +1,34 @@
 //! io (v2) and blkio (v1): weights and per-device throttling.
 
-use super::{write, Version};
+use super::Version;
+use crate::cgroups::writes::{CgroupFs, Out};
 use crate::error::{Error, Result};
 use oci_spec::runtime::{LinuxBlockIo, LinuxThrottleDevice};
-use std::path::Path;
 
-pub fn apply(dir: &Path, v: Version, b: &LinuxBlockIo) -> Result<()> {
-    if let Some(w) = b.weight() {
+const WEIGHT: &str = "linux.resources.blockIO.weight";
+
+/// Whether the section sets anything (Docker sends `weight: 0` for every container).
+pub fn any(b: &LinuxBlockIo) -> bool {
+    b.weight().is_some_and(|w| w != 0)
+        || b.weight_device().as_ref().is_some_and(|l| !l.is_empty())
+        || throttles(b)
+            .iter()
+            .any(|(l, ..)| l.as_ref().is_some_and(|l| !l.is_empty()))
+}
+
+pub fn plan(fs: &dyn CgroupFs, out: &mut Out, v: Version, b: &LinuxBlockIo) -> Result<()> {
+    // Zero is "not set": Docker sends it for every container.
+    let weight = b.weight().filter(|w| *w != 0);
+    if let Some(w) = weight {
         if !(10..=1000).contains(&w) {
-            return Err(Error::invalid(
-                "linux.resources.blockIO.weight",
-                format!("{w} is outside 10..1000"),
-            ));
+            return Err(Error::invalid(WEIGHT, format!("{w} is outside 10..1000")));
         }
     }
     match v {
-        Version::V1 => v1(dir, b),
-        Version::V2 => v2(dir, b),
+        Version::V1 => v1(fs, out, weight, b),
+        Version::V2 => v2(out, weight, b),
     }
+    Ok(())
 }
 
 type Throttles<'a> = [(
@@ -56,82 +67,60 @@ fn throttles(b: &LinuxBlockIo) -> Throttles<'_> {
     ]
 }
 
-fn v1(dir: &Path, b: &LinuxBlockIo) -> Result<()> {
-    if let Some(w) = b.weight() {
-        let file = if dir.join("blkio.weight").exists() {
+/// On v1 a device line of zero removes that device's entry.
+fn v1(fs: &dyn CgroupFs, out: &mut Out, weight: Option<u16>, b: &LinuxBlockIo) {
+    if let Some(w) = weight {
+        let file = if fs.exists(out.dir, "blkio.weight") {
             "blkio.weight"
         } else {
             "blkio.bfq.weight"
         };
-        write(dir, file, &w.to_string(), "linux.resources.blockIO.weight")?;
+        out.value(file, w.to_string(), WEIGHT);
     }
     for (i, d) in b.weight_device().iter().flatten().enumerate() {
         let field = format!("linux.resources.blockIO.weightDevice[{i}]");
-        if let Some(w) = d.weight() {
-            write(
-                dir,
-                "blkio.weight_device",
-                &format!("{}:{} {w}", d.major(), d.minor()),
-                &field,
-            )?;
+        let dev = format!("{}:{}", d.major(), d.minor());
+        if let Some(w) = d.weight().filter(|w| *w != 0) {
+            let line = format!("{dev} {w}");
+            out.line("blkio.weight_device", line, &field, format!("{dev} 0"));
         }
-        if let Some(w) = d.leaf_weight() {
-            write(
-                dir,
-                "blkio.leaf_weight_device",
-                &format!("{}:{} {w}", d.major(), d.minor()),
-                &field,
-            )?;
+        if let Some(w) = d.leaf_weight().filter(|w| *w != 0) {
+            let line = format!("{dev} {w}");
+            out.line("blkio.leaf_weight_device", line, &field, format!("{dev} 0"));
         }
     }
     for (list, file, _, name) in throttles(b) {
         for (i, d) in list.iter().flatten().enumerate() {
             let field = format!("linux.resources.blockIO.{name}[{i}]");
-            write(
-                dir,
-                file,
-                &format!("{}:{} {}", d.major(), d.minor(), d.rate()),
-                &field,
-            )?;
+            let dev = format!("{}:{}", d.major(), d.minor());
+            let line = format!("{dev} {}", d.rate());
+            out.line(file, line, &field, format!("{dev} 0"));
         }
     }
-    Ok(())
 }
 
-fn v2(dir: &Path, b: &LinuxBlockIo) -> Result<()> {
-    if let Some(w) = b.weight() {
-        let weight = to_io_weight(w);
-        write(
-            dir,
-            "io.weight",
-            &format!("default {weight}"),
-            "linux.resources.blockIO.weight",
-        )?;
+fn v2(out: &mut Out, weight: Option<u16>, b: &LinuxBlockIo) {
+    if let Some(w) = weight {
+        let line = format!("default {}", to_io_weight(w));
+        out.line("io.weight", line, WEIGHT, "default 100".into());
     }
     for (i, d) in b.weight_device().iter().flatten().enumerate() {
         let field = format!("linux.resources.blockIO.weightDevice[{i}]");
-        if let Some(w) = d.weight() {
-            let weight = to_io_weight(w);
-            write(
-                dir,
-                "io.weight",
-                &format!("{}:{} {weight}", d.major(), d.minor()),
-                &field,
-            )?;
+        let dev = format!("{}:{}", d.major(), d.minor());
+        if let Some(w) = d.weight().filter(|w| *w != 0) {
+            let line = format!("{dev} {}", to_io_weight(w));
+            out.line("io.weight", line, &field, format!("{dev} default"));
         }
     }
     for (list, _, key, name) in throttles(b) {
         for (i, d) in list.iter().flatten().enumerate() {
             let field = format!("linux.resources.blockIO.{name}[{i}]");
-            write(
-                dir,
-                "io.max",
-                &format!("{}:{} {key}={}", d.major(), d.minor(), d.rate()),
-                &field,
-            )?;
+            let dev = format!("{}:{}", d.major(), d.minor());
+            let line = format!("{dev} {key}={}", d.rate());
+            let none = format!("{dev} rbps=max wbps=max riops=max wiops=max");
+            out.line("io.max", line, &field, none);
         }
     }
-    Ok(())
 }
 
 /// blkio's 10..1000 weight to io.weight's 1..10000, linearly (runc's conversion).

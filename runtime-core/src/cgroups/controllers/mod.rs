@@ -1,5 +1,9 @@
-//! One module per controller. Each turns its part of `linux.resources` into cgroupfs writes,
-//! for v1 and for v2, and names the field when a value is wrong.
+//! One module per controller. Each turns its part of `linux.resources` into planned cgroupfs
+//! writes (see `writes`), for v1 and for v2, and names the field when a value is wrong.
+//!
+//! runc's reading of the spec holds throughout: a zero or empty value means "not set" and
+//! leaves the file as it is (Docker fills every field it does not use with zero, and
+//! `docker update` sends zeros for the limits it is not changing); `-1` means "no limit".
 
 pub mod cpu;
 pub mod cpuset;
@@ -13,7 +17,6 @@ pub mod rdma;
 pub mod unified;
 
 use crate::error::{Error, Result};
-use std::path::Path;
 
 /// Which cgroup version a controller is mounted with on this host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,31 +25,40 @@ pub enum Version {
     V2,
 }
 
-/// Writes `value` to `dir/file`; the error names the config field, the file and the value.
-pub fn write(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
-    let path = dir.join(file);
-    std::fs::write(&path, value).map_err(|e| {
-        let errno = crate::sys::Errno(e.raw_os_error().unwrap_or(libc::EIO));
-        Error::Cgroup(format!(
-            "{field}: writing {value:?} to {}: {errno}",
-            path.display()
-        ))
-    })
+/// A byte or count limit as the spec gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Unlimited,
+    Bytes(u64),
 }
 
-/// `-1` means "no limit" in the spec; other negative numbers are an error.
-pub fn limit(v: i64, field: &str) -> Result<Option<u64>> {
+/// `None` for 0 (not set), `Unlimited` for -1; other negative numbers are an error.
+pub fn limit(v: Option<i64>, field: &str) -> Result<Option<Limit>> {
     match v {
-        -1 => Ok(None),
-        v if v < 0 => Err(Error::invalid(
+        None | Some(0) => Ok(None),
+        Some(-1) => Ok(Some(Limit::Unlimited)),
+        Some(v) if v < 0 => Err(Error::invalid(
             field,
             format!("{v} is negative (only -1, meaning unlimited, is allowed)"),
         )),
-        v => Ok(Some(v as u64)),
+        Some(v) => Ok(Some(Limit::Bytes(v as u64))),
     }
 }
 
-/// A v2 limit file's text: a number, or `max`.
-pub fn max_or(v: Option<u64>) -> String {
-    v.map_or_else(|| "max".to_string(), |n| n.to_string())
+impl Limit {
+    /// As v1 files take it: the number, or -1.
+    pub fn v1(self) -> String {
+        match self {
+            Limit::Unlimited => "-1".to_string(),
+            Limit::Bytes(n) => n.to_string(),
+        }
+    }
+
+    /// As v2 files take it: the number, or `max`.
+    pub fn v2(self) -> String {
+        match self {
+            Limit::Unlimited => "max".to_string(),
+            Limit::Bytes(n) => n.to_string(),
+        }
+    }
 }

@@ -1,16 +1,14 @@
 //! pids: the most processes the container may have.
 
-use super::{write, Version};
-use crate::error::Result;
+use crate::cgroups::writes::Out;
 use oci_spec::runtime::LinuxPids;
-use std::path::Path;
 
-pub fn apply(dir: &Path, _v: Version, p: &LinuxPids) -> Result<()> {
-    // runc: zero or negative means no limit.
-    let value = if p.limit() > 0 {
-        p.limit().to_string()
-    } else {
-        "max".to_string()
+/// runc: a negative limit means none (`max`); zero leaves the limit as it is.
+pub fn plan(out: &mut Out, p: &LinuxPids) {
+    let value = match p.limit() {
+        0 => return,
+        n if n < 0 => "max".to_string(),
+        n => n.to_string(),
     };
-    write(dir, "pids.max", &value, "linux.resources.pids.limit")
+    out.value("pids.max", value, "linux.resources.pids.limit");
 }

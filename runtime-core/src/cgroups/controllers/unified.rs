@@ -1,9 +1,8 @@
 //! `linux.resources.unified`: cgroup v2 files written as given, after checking the names.
 
-use super::write;
+use crate::cgroups::writes::{CgroupFs, Out};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
-use std::path::Path;
 
 /// Checks the names only: a controller file (`memory.high`), never a path.
 pub fn check(unified: &HashMap<String, String>) -> Result<()> {
@@ -24,18 +23,18 @@ pub fn check(unified: &HashMap<String, String>) -> Result<()> {
     Ok(())
 }
 
-pub fn apply(dir: &Path, unified: &HashMap<String, String>) -> Result<()> {
+pub fn plan(fs: &dyn CgroupFs, out: &mut Out, unified: &HashMap<String, String>) -> Result<()> {
     let mut keys: Vec<&String> = unified.keys().collect();
     keys.sort();
     for key in keys {
         let field = format!("linux.resources.unified[{key:?}]");
-        if !dir.join(key).exists() {
+        if !fs.exists(out.dir, key) {
             return Err(Error::invalid(
                 &field,
                 "this host's cgroup v2 has no such file (is the controller enabled?)",
             ));
         }
-        write(dir, key, &unified[key], &field)?;
+        out.value(key, unified[key].clone(), &field);
     }
     Ok(())
 }
