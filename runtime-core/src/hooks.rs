@@ -3,6 +3,11 @@
 //! The same runner serves the runtime (prestart, createRuntime, poststart, poststop) and the
 //! container init (createContainer, startContainer), so it allocates nothing: the state JSON is
 //! written as prepared pieces, and the init's host pid is spliced in as digits.
+//!
+//! A hook the runtime runs is a host program named by the config's author, exec'd by path as
+//! runc does: Docker's network hook is `/proc/<dockerd pid>/exe`, a magic link to dockerd
+//! itself. A hook the init runs is exec'd like the container's own process, by fd with no
+//! magic link on the way (CVE-2019-5736), since it runs in the container's namespaces.
 
 use crate::error::{Error, Result};
 use crate::process::execute;
@@ -14,10 +19,27 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
+/// Where a hook runs, which decides how it is exec'd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Runtime,
+    Container,
+}
+
+impl Side {
+    fn of(kind: &str) -> Side {
+        match kind {
+            "createContainer" | "startContainer" => Side::Container,
+            _ => Side::Runtime,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct HookPlan {
     /// For messages: `createRuntime[0] (/usr/bin/hook)`.
     pub shown: String,
+    side: Side,
     path: CString,
     argv: CStrings,
     envp: CStrings,
@@ -84,6 +106,7 @@ pub fn plan(hooks: Option<&Vec<Hook>>, kind: &str) -> Result<Vec<HookPlan>> {
             };
             Ok(HookPlan {
                 shown,
+                side: Side::of(kind),
                 path,
                 argv: CStrings::new(&args, &field)?,
                 envp: CStrings::new(h.env().as_deref().unwrap_or(&[]), &field)?,
@@ -117,18 +140,12 @@ pub fn run_all(hooks: &[HookPlan], state: &[&[u8]]) -> Result<()> {
 /// Runs one hook with `state` (the concatenation of the pieces) on its stdin.
 pub fn run(h: &HookPlan, state: &[&[u8]]) -> std::result::Result<(), HookFail> {
     let (ours, theirs) = socket::stream_pair().map_err(HookFail::Spawn)?;
-    // SAFETY: the child only calls dup2, execve and _exit.
+    // SAFETY: the child only issues syscalls (`exec_hook`) and _exit.
     let forked = unsafe { p::clone3_quiet(0) }.map_err(HookFail::Spawn)?;
     let (pid, pidfd) = match forked {
         Forked::Child => {
-            // The runtime may have signals blocked (it forwards them); the hook must not.
-            let _ = p::sigmask(libc::SIG_SETMASK, &[]);
-            // A hook run inside the container is exec'd like its process (CVE-2019-5736).
-            let mut lines = [[0u8; 256]; execute::MAX_DEPTH];
             if fs::dup2(theirs.as_raw_fd(), 0).is_ok() {
-                if let Ok(ready) = execute::prepare(&h.path, &h.argv, &mut lines) {
-                    let _ = execute::exec(ready, h.envp.ptrs(), execute::Via::Execveat);
-                }
+                exec_hook(h);
             }
             p::exit_now(127);
         }
@@ -169,6 +186,23 @@ pub fn run(h: &HookPlan, state: &[&[u8]]) -> std::result::Result<(), HookFail> {
         Ok(Exit::Code(0)) => Ok(()),
         Ok(e) => Err(HookFail::Exit(e)),
         Err(_) => Err(HookFail::Spawn(Errno(libc::ECHILD))),
+    }
+}
+
+/// In the forked child: execs the hook; returns only on failure.
+fn exec_hook(h: &HookPlan) {
+    // The runtime may have signals blocked (it forwards them); the hook must not.
+    let _ = p::sigmask(libc::SIG_SETMASK, &[]);
+    match h.side {
+        Side::Runtime => {
+            let _ = p::execve(&h.path, h.argv.ptrs(), h.envp.ptrs());
+        }
+        Side::Container => {
+            let mut lines = [[0u8; 256]; execute::MAX_DEPTH];
+            if let Ok(ready) = execute::prepare(&h.path, &h.argv, &mut lines) {
+                let _ = execute::exec(ready, h.envp.ptrs(), execute::Via::Execveat);
+            }
+        }
     }
 }
 

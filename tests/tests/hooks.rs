@@ -131,3 +131,32 @@ fn a_failing_start_container_hook_fails_start() {
     assert!(e.contains("failed before exec"), "{e}");
     assert!(eventually(5, || b.status() == "stopped"));
 }
+
+#[test]
+fn a_runtime_hook_may_be_a_proc_exe_link() {
+    // libnetwork's prestart hook is `/proc/<dockerd pid>/exe` with argv[0]
+    // "libnetwork-setkey": dockerd runs itself. A hook the runtime runs is a host program
+    // named by the config's author, exec'd by path as runc does.
+    let mut helper = std::process::Command::new("/bin/busybox")
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    let mut b = Bundle::new("hk-proc-exe");
+    let out = b.dir.join("hook.out");
+    let exe = format!("/proc/{}/exe", helper.id());
+    let script = format!("cat > {}", out.display());
+    b.config["hooks"] = json!({
+        "prestart": [{"path": exe, "args": ["sh", "-c", script]}],
+        "poststop": [{"path": exe, "args": ["sh", "-c", format!("echo stopped >> {}", out.display())]}],
+    });
+    b.sh("true");
+    b.run_ok();
+    let _ = helper.kill();
+    let _ = helper.wait();
+    let got = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        got.contains(&format!("\"id\":\"{}\"", b.id())),
+        "the state reached it: {got}"
+    );
+    assert!(got.ends_with("stopped\n"), "{got}");
+}
