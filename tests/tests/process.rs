@@ -37,6 +37,30 @@ fn capability_sets_are_exactly_the_configured_ones() {
 }
 
 #[test]
+fn a_capability_the_runtime_lacks_fails_create_by_name() {
+    // `docker run --privileged` asks for every capability; on a host whose bounding set
+    // lacks one, runc fails at create. So must berth, saying which, and leave nothing.
+    let mut b = Bundle::new("proc-caps-lacking");
+    let caps = json!(["CAP_KILL", "CAP_SYS_TIME"]);
+    b.config["process"]["capabilities"] =
+        json!({"bounding": caps, "effective": caps, "permitted": caps});
+    b.sh("true");
+    b.write();
+    let mut cmd = std::process::Command::new("setpriv");
+    cmd.args(["--bounding-set", "-sys_time"])
+        .arg(runtime())
+        .arg("--root")
+        .arg(state_root())
+        .args(["create", "--bundle", &b.bundle_arg(), b.id()]);
+    let e = err(run_to_files(cmd));
+    assert!(
+        e.contains("process.capabilities.permitted") && e.contains("CAP_SYS_TIME"),
+        "{e}"
+    );
+    assert_nothing_left(b.id());
+}
+
+#[test]
 fn no_inheritable_capabilities_unless_asked() {
     // CVE-2022-29162: nothing may be left in the inheritable set by default.
     let mut b = Bundle::new("proc-inh");

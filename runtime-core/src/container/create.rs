@@ -359,6 +359,9 @@ impl Planned {
             no_pivot: opts.no_pivot,
             cgroups: &cgroup_trees(&layout, &cgroup),
         })?;
+        if !ns.in_user {
+            crate::security::caps::check_held(process.capabilities().as_ref())?;
+        }
         let process =
             ProcessPlan::new(process, opts.preserve_fds)?.with_linux(Some(linux), runtime_root)?;
         if process.terminal && opts.console_socket.is_none() {

@@ -137,6 +137,9 @@ impl Container {
         }
         let types = self.ns_types();
         let in_user = types.contains(&LinuxNamespaceType::User);
+        if !in_user {
+            crate::security::caps::check_held(process.capabilities().as_ref())?;
+        }
         let ns_flags = types
             .iter()
             .map(|t| *t as i32)

@@ -176,6 +176,24 @@ struct CapData {
     inheritable: u32,
 }
 
+/// capget(2) of the calling thread: its permitted set (64-bit, version 3 layout).
+pub fn capget_permitted() -> SysResult<u64> {
+    let hdr = CapHeader {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: the kernel writes two CapData entries, which `data` has room for.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &hdr as *const CapHeader,
+            data.as_mut_ptr(),
+        )
+    })?;
+    Ok(u64::from(data[0].permitted) | (u64::from(data[1].permitted) << 32))
+}
+
 /// capset(2) with the 64-bit (version 3) layout.
 pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> SysResult<()> {
     let hdr = CapHeader {
