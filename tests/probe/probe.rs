@@ -6,7 +6,7 @@
 //!   ABI  64  (x86_64 `syscall`), 32 (i386 `int 0x80`, up to 5 args), x32 (NR | 0x40000000)
 //!   ARG  decimal or 0x-hex, up to 6
 //! Output per SPEC: "SPEC => RET" or "SPEC => errno N". A successful clone/fork child exits
-//! at once with status 0.
+//! at once with status 0. The SPEC `comm` prints the process's own name instead.
 //!
 //! `no_main`: Rust's runtime start-up makes syscalls of its own (rt_sigaction for SIGPIPE,
 //! poll on the std fds) that a profile under test may deny; from C's main only the probes run.
@@ -86,6 +86,11 @@ fn probe_all(args: impl Iterator<Item = String>) {
     let me = unsafe { getpid() };
     let mut out = std::io::stdout().lock();
     for spec in args {
+        if spec == "comm" {
+            let name = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
+            let _ = write!(out, "{name}");
+            continue;
+        }
         let mut parts = spec.split(':');
         let abi = parts.next().unwrap_or("");
         let nr = parts.next().and_then(parse);

@@ -344,6 +344,14 @@ pub fn refused(b: &Bundle, needles: &[&str]) -> String {
     e
 }
 
+/// A test's size from the environment (the emulated cgroup v2 guest runs smaller ones).
+pub fn count(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Waits up to `secs` for `f` to be true.
 pub fn eventually(secs: u64, mut f: impl FnMut() -> bool) -> bool {
     let end = std::time::Instant::now() + std::time::Duration::from_secs(secs);
@@ -409,15 +417,22 @@ pub fn run_in_terminal(b: &Bundle, input: &str, until: &str) -> Result<String, S
         conn.is_some() || create.is_finished()
     });
     // The runtime connects before its child sets up the pty: a child that fails closes the
-    // socket without sending.
+    // socket without sending. A slow create (the emulated guest, under load) is waited for.
     let sent = conn.as_ref().is_some_and(|c| {
         use std::os::fd::AsRawFd;
         c.set_nonblocking(false).unwrap();
-        c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        c.set_read_timeout(Some(std::time::Duration::from_millis(200)))
             .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         let mut peek = [0u8; 1];
-        let n = unsafe { libc::recv(c.as_raw_fd(), peek.as_mut_ptr().cast(), 1, libc::MSG_PEEK) };
-        n > 0
+        loop {
+            let n =
+                unsafe { libc::recv(c.as_raw_fd(), peek.as_mut_ptr().cast(), 1, libc::MSG_PEEK) };
+            let waiting = n < 0 && std::time::Instant::now() < deadline;
+            if !waiting || create.is_finished() && n <= 0 {
+                break n > 0;
+            }
+        }
     });
     let Some(conn) = conn.filter(|_| sent) else {
         return Err(err(create.join().unwrap()));

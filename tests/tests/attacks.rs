@@ -74,6 +74,61 @@ fn cve_2019_5736_exec_and_hooks_cannot_become_the_runtime_binary() {
 }
 
 #[test]
+fn cve_2019_5736_a_program_swapped_during_exec_is_never_the_runtime_binary() {
+    // The exec'd process gets runc's name through a path (see process/comm.rs); that path must
+    // lead only to the file berth opened and checked. The program asked for is swapped with a
+    // link to /proc/self/exe as fast as the kernel allows (from the host, as a process of the
+    // container could), while it is exec'd again and again: each exec runs busybox or is
+    // refused, and the runtime binary never runs inside (it would print its own help).
+    let mut b = Bundle::new("atk-5736-swap");
+    b.sh("sleep 60");
+    let bin = b.rootfs().join("bin");
+    std::os::unix::fs::symlink("busybox", bin.join("sleeper")).unwrap();
+    std::os::unix::fs::symlink("/proc/self/exe", bin.join("evil-link")).unwrap();
+    give_the_runtime_its_libraries(&b.rootfs());
+    b.run_detached();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (mut ran, mut refused) = (0, 0);
+    // 60 here; the emulated guest runs the fault tests at a fifth of their size.
+    let rounds = count("BERTH_KILL_ROUNDS", 15) * 4;
+    std::thread::scope(|s| {
+        s.spawn(|| swap_until(&bin.join("sleeper"), &bin.join("evil-link"), &stop));
+        for _ in 0..rounds {
+            let out = berth(&["exec", b.id(), "/bin/sleeper", "--help"]);
+            let (o, e) = (stdout(&out), stderr(&out));
+            if e.contains("CVE-2019-5736") {
+                refused += 1;
+            } else if e.contains("sleeper: applet not found") {
+                ran += 1;
+            } else {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                panic!("neither busybox nor a refusal: {:?} {o} {e}", out.status);
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert_eq!(ran + refused, rounds);
+}
+
+/// A dynamically linked runtime (a debug build) could not start inside a busybox rootfs
+/// at all, which would hide a runtime that let itself be exec'd there: its loader and
+/// libraries are copied in.
+fn give_the_runtime_its_libraries(rootfs: &Path) {
+    let ldd = std::process::Command::new("ldd")
+        .arg(runtime())
+        .output()
+        .unwrap();
+    for lib in String::from_utf8_lossy(&ldd.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+    {
+        let to = rootfs.join(lib.trim_start_matches('/'));
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(lib, &to).unwrap();
+    }
+}
+
+#[test]
 fn scripts_still_run_with_the_arguments_the_kernel_gives_them() {
     // Berth reads `#!` lines itself; the result must be what execve would have made:
     // interpreter, its one optional argument, the script's path, then args[1..].
@@ -94,14 +149,14 @@ fn scripts_still_run_with_the_arguments_the_kernel_gives_them() {
 #[test]
 fn a_profile_that_denies_execveat_still_gets_its_container() {
     // The opened program is exec'd through /proc/self/fd/N when the filter would refuse
-    // execveat (a profile written against execve alone).
+    // execveat (a profile written against execve alone), and keeps runc's name that way.
     let mut b = Bundle::new("atk-no-execveat");
     b.config["linux"]["seccomp"] = json!({
         "defaultAction": "SCMP_ACT_ALLOW",
         "syscalls": [{"names": ["execveat"], "action": "SCMP_ACT_ERRNO"}]
     });
-    b.sh("echo started");
-    assert_eq!(b.run_ok(), "started\n");
+    b.sh("echo started; cat /proc/$$/comm; true");
+    assert_eq!(b.run_ok(), "started\nsh\n");
 }
 
 #[test]

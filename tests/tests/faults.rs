@@ -67,13 +67,6 @@ fn assert_clean(id: &str, mounts_before: usize, netns_before: &std::collections:
 }
 
 /// A count the cgroup v2 guest scales down (it runs ~15x slower); the host runs the full one.
-fn count(var: &str, full: usize) -> usize {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(full)
-}
-
 /// A small deterministic generator; the seed is printed so a failure can be replayed.
 struct Rng(u64);
 

@@ -61,6 +61,52 @@ fn a_capability_the_runtime_lacks_fails_create_by_name() {
 }
 
 #[test]
+fn the_process_is_named_as_runc_names_it() {
+    // /proc/PID/comm is what ps, top and pgrep show: runc's process is named after the path it
+    // was exec'd by, not after the file at the end of it. Docker's --init binds the host's
+    // docker-init (a link to tini-static) at /sbin/docker-init: runc shows `docker-init`.
+    let mut b = Bundle::new("proc-comm");
+    let root = b.rootfs();
+    let host_init = b.dir.join("tini-static");
+    std::fs::copy(root.join("bin/probe"), &host_init).unwrap();
+    b.config["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/sbin/docker-init", "source": host_init, "options": ["bind", "ro"]}));
+    std::os::unix::fs::symlink("probe", root.join("bin/a-long-name-for-the-probe")).unwrap();
+    std::fs::write(root.join("bin/show-name"), "#!/bin/sh\ncat /proc/$$/comm\n").unwrap();
+    std::fs::set_permissions(
+        root.join("bin/show-name"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    b.sh("cat /proc/$$/comm; readlink /proc/$$/exe; true");
+    assert_eq!(
+        b.run_ok(),
+        "sh\n/bin/busybox\n",
+        "the init, and its exe kept"
+    );
+    b.config["process"]["args"] = json!(["/sbin/docker-init", "comm"]);
+    assert_eq!(b.run_ok(), "docker-init\n", "a bound file of another name");
+    b.config["process"]["args"] = json!(["show-name"]);
+    assert_eq!(b.run_ok(), "show-name\n", "a script is named after itself");
+    b.config["process"]["args"] = json!(["a-long-name-for-the-probe", "comm"]);
+    assert_eq!(
+        b.run_ok(),
+        "a-long-name-for\n",
+        "cut at 15 bytes, as the kernel cuts"
+    );
+    b.sh("sleep 60");
+    b.run_detached();
+    let shown = ok(berth(&[
+        "exec",
+        b.id(),
+        "sh",
+        "-c",
+        "cat /proc/$$/comm /proc/1/comm; true",
+    ]));
+    assert_eq!(shown, "sh\nsleep\n", "an exec'd process");
+}
+
+#[test]
 fn no_inheritable_capabilities_unless_asked() {
     // CVE-2022-29162: nothing may be left in the inheritable set by default.
     let mut b = Bundle::new("proc-inh");

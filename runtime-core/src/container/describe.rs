@@ -107,6 +107,9 @@ pub fn describe_process(f: Fail, pl: &ProcessPlan) -> String {
              in the container's /dev, not a symlink, not on procfs or sysfs: {e}"
         ),
         ExecOpen => exec_open(&arg0_of(pl), e),
+        ExecName => format!(
+            "giving the process its name: getting back into the container's mount namespace: {e}"
+        ),
         Keyring => format!("joining a session keyring: keyctl: {e}"),
         Rlimit => format!("process.rlimits[{i}]: setrlimit: {e}"),
         Personality => format!("linux.personality: personality: {e}"),

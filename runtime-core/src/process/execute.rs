@@ -11,10 +11,11 @@
 //! the executed one: a script swapped in under the fd afterwards cannot run either, because the
 //! kernel refuses a script exec'd through a close-on-exec fd.
 //!
-//! The one visible difference: /proc/PID/comm is the name of the file run (`busybox` for
-//! `/bin/sh` linked to it; older kernels than 6.14 show the fd's number), as with fexecve.
-//! Everything runs in a cloned child: no allocation.
+//! Exec'd by fd alone, the process would be named after the file run (`busybox` for
+//! `/bin/sh` linked to it) rather than the name it was called by; `comm` gives it runc's name
+//! without giving up the fd. Everything runs in a cloned child: no allocation.
 
+use super::comm::{self, Named};
 use super::plan::CStrings;
 use crate::sys::{fs, process as p, Errno};
 use std::ffi::{c_char, CStr};
@@ -40,13 +41,18 @@ pub enum Via {
 pub struct Ready<'a> {
     fd: OwnedFd,
     argv: &'a [*const c_char],
+    /// Whether interpreters were put in front (the path named a script).
+    script: bool,
+    /// The path it was found by: the process's name comes from it.
+    path: &'a CStr,
+    named: Option<Named<'a>>,
 }
 
 /// Opens `path` and follows its `#!` chain into `lines` (one buffer per level, which the
 /// resulting argv points into). `argv` gains the interpreters in front, as the kernel does:
 /// `interpreter [argument] script args[1..]`.
 pub fn prepare<'a>(
-    path: &CStr,
+    path: &'a CStr,
     argv: &'a CStrings,
     lines: &'a mut [[u8; HEADER]; MAX_DEPTH],
 ) -> Result<Ready<'a>, Errno> {
@@ -63,18 +69,12 @@ pub fn prepare<'a>(
             // One level more than the kernel follows: only a binary may come now.
             return match shebang(&mut header(&fd)?) {
                 Some(_) => Err(Errno(libc::ELOOP)),
-                None => Ok(Ready {
-                    fd,
-                    argv: &room[front..],
-                }),
+                None => Ok(Ready::new(fd, &room[front..], path, front != ROOM)),
             };
         };
         *line = header(&fd)?;
         let Some((name, arg)) = shebang(line) else {
-            return Ok(Ready {
-                fd,
-                argv: &room[front..],
-            });
+            return Ok(Ready::new(fd, &room[front..], path, front != ROOM));
         };
         let line: &'a [u8; HEADER] = line;
         let cstr =
@@ -91,21 +91,67 @@ pub fn prepare<'a>(
     }
 }
 
+impl<'a> Ready<'a> {
+    fn new(fd: OwnedFd, argv: &'a [*const c_char], path: &'a CStr, script: bool) -> Self {
+        Ready {
+            fd,
+            argv,
+            script,
+            path,
+            named: None,
+        }
+    }
+
+    /// Readies the exec to give the process runc's name (see `comm`). It mounts, so it comes
+    /// before the credentials are dropped; an error means the process must not run.
+    pub fn name_it(&mut self, by_file: bool) -> Result<(), Errno> {
+        self.named = comm::tree(self.path, self.fd.as_raw_fd(), self.script, by_file)?;
+        Ok(())
+    }
+}
+
 /// Execs what `prepare` opened; returns only on failure.
 pub fn exec(ready: Ready<'_>, envp: &[*const c_char], via: Via) -> Errno {
+    if let Some(n) = &ready.named {
+        let _ = match via {
+            Via::Execveat => p::execveat_at(n.dir.as_raw_fd(), n.name, ready.argv, envp),
+            Via::ProcFd => via_proc(n.dir.as_raw_fd(), Some(n.name), ready.argv, envp),
+        };
+        // Whatever kept the named way from working, the opened file itself still can run
+        // (and if it cannot, its own error is the one to report).
+    }
     let fd = ready.fd.as_raw_fd();
     match via {
         Via::Execveat => p::execveat_fd(fd, ready.argv, envp),
-        Via::ProcFd => {
-            let mut path = *b"/proc/self/fd/\0\0\0\0\0\0\0\0\0\0\0";
-            let mut digits = [0u8; 12];
-            let d = crate::hooks::pid_digits(fd, &mut digits);
-            path[14..14 + d.len()].copy_from_slice(d);
-            match CStr::from_bytes_until_nul(&path) {
-                Ok(c) => p::execve(c, ready.argv, envp),
-                Err(_) => Errno(libc::EINVAL),
-            }
+        Via::ProcFd => via_proc(fd, None, ready.argv, envp),
+    }
+}
+
+/// execve of `/proc/self/fd/FD[/NAME]`, a magic link to our own fd on the container's
+/// procfs: for a seccomp profile that refuses execveat.
+fn via_proc(fd: i32, name: Option<&CStr>, argv: &[*const c_char], envp: &[*const c_char]) -> Errno {
+    let mut path = [0u8; 320];
+    let mut digits = [0u8; 12];
+    let name = name.map_or(&b""[..], |c| c.to_bytes());
+    let slash: &[u8] = if name.is_empty() { b"" } else { b"/" };
+    let parts = [
+        &b"/proc/self/fd/"[..],
+        crate::hooks::pid_digits(fd, &mut digits),
+        slash,
+        name,
+    ];
+    let mut n = 0;
+    for part in parts {
+        // One byte stays zero: the terminator.
+        if n + part.len() >= path.len() {
+            return Errno(libc::ENAMETOOLONG);
         }
+        path[n..n + part.len()].copy_from_slice(part);
+        n += part.len();
+    }
+    match CStr::from_bytes_until_nul(&path) {
+        Ok(c) => p::execve(c, argv, envp),
+        Err(_) => Errno(libc::EINVAL),
     }
 }
 

@@ -74,6 +74,7 @@ steps! {
     CpuAffinity,
     MemoryPolicy,
     Seccomp,
+    ExecName,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

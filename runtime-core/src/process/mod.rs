@@ -2,6 +2,7 @@
 //! setup sequence and the runtime's side of it.
 
 pub mod channel;
+pub mod comm;
 pub mod execute;
 pub mod fail;
 pub mod init;

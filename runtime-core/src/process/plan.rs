@@ -98,6 +98,8 @@ pub struct ProcessPlan {
     pub seccomp: Option<std::sync::Arc<crate::seccomp::Program>>,
     /// How the final exec is made, decided once from the filter.
     pub exec_via: super::execute::Via,
+    /// Whether the kernel already names a process exec'd by fd after its file (see `comm`).
+    pub named_by_file: bool,
 }
 
 impl ProcessPlan {
@@ -148,6 +150,7 @@ impl ProcessPlan {
             mem_policy: None,
             seccomp: None,
             exec_via: super::execute::Via::Execveat,
+            named_by_file: super::comm::kernel_names_by_file(),
         })
     }
 

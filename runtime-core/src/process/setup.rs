@@ -225,17 +225,24 @@ pub fn probe_exec(pl: &ProcessPlan, which: usize) -> Result<(), Fail> {
 }
 
 /// Opens candidate `which` (and its `#!` interpreters) for exec while the process may still
-/// open anything, runs `last_steps` (credentials, seccomp), then resets signals, sets the
-/// umask and execs the opened file. Returns only on failure.
+/// open anything, readies the name runc would give it (see `comm`), runs `last_steps`
+/// (credentials, seccomp), then resets signals, sets the umask and execs the opened file.
+/// Returns only on failure.
 pub fn exec(pl: &ProcessPlan, which: usize, last_steps: impl FnOnce() -> Result<(), Fail>) -> Fail {
     let Some(path) = pl.candidates.get(which) else {
         return Fail::new(Step::Execve, 0, Errno(libc::ENOENT));
     };
     let mut lines = [[0u8; 256]; execute::MAX_DEPTH];
-    let ready = match execute::prepare(path, &pl.argv, &mut lines) {
+    let mut ready = match execute::prepare(path, &pl.argv, &mut lines) {
         Ok(r) => r,
         Err(e) => return Fail::new(Step::ExecOpen, which as u32, e),
     };
+    // A filter loaded early for its agent would see (and be asked about) the mounts.
+    if !pl.seccomp_agent() {
+        if let Err(e) = ready.name_it(pl.named_by_file) {
+            return Fail::new(Step::ExecName, 0, e);
+        }
+    }
     if let Err(f) = last_steps() {
         return f;
     }

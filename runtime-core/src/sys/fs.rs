@@ -82,6 +82,26 @@ pub fn fchmod(fd: RawFd, mode: u32) -> SysResult<()> {
     check(unsafe { libc::fchmod(fd, mode) as libc::c_long }).map(drop)
 }
 
+/// Whether the open file is the root of a mount (statx's STATX_ATTR_MOUNT_ROOT): a file bound
+/// onto another name.
+pub fn is_mount_root(fd: RawFd) -> SysResult<bool> {
+    // SAFETY: statx is plain old data; the kernel fills it.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: the path is NUL-terminated and `stx` is writable for the call.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_statx,
+            fd,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_BASIC_STATS,
+            &mut stx as *mut libc::statx,
+        )
+    })?;
+    let root = libc::STATX_ATTR_MOUNT_ROOT as u64;
+    Ok(stx.stx_attributes_mask & root != 0 && stx.stx_attributes & root != 0)
+}
+
 pub fn fstat(fd: RawFd) -> SysResult<libc::stat> {
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     check(unsafe { libc::fstat(fd, &mut st) as libc::c_long })?;

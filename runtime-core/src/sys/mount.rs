@@ -96,6 +96,22 @@ pub fn move_mount_fd(from: RawFd, to: RawFd) -> SysResult<()> {
     .map(drop)
 }
 
+/// Attaches the mount `from` onto `path` under the directory fd `to` (no symlink followed).
+pub fn move_mount_at(from: RawFd, to: RawFd, path: &CStr) -> SysResult<()> {
+    // SAFETY: both strings are NUL-terminated and outlive the call.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from,
+            c"".as_ptr(),
+            to,
+            path.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    })
+    .map(drop)
+}
+
 pub fn fsopen(fstype: &CStr) -> SysResult<OwnedFd> {
     let fd = check(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) })?;
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })

@@ -280,6 +280,27 @@ pub fn execve(path: &CStr, argv: &[*const c_char], envp: &[*const c_char]) -> Er
     Errno::last()
 }
 
+/// execveat(2) of `name` under the directory fd `dir`; returns only on failure.
+pub fn execveat_at(
+    dir: RawFd,
+    name: &CStr,
+    argv: &[*const c_char],
+    envp: &[*const c_char],
+) -> Errno {
+    // SAFETY: `name` is NUL-terminated; argv and envp are NULL-terminated arrays (CStrings).
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            dir,
+            name.as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            0,
+        )
+    };
+    Errno::last()
+}
+
 /// execveat(2) of an open file (`AT_EMPTY_PATH`); returns only on failure.
 pub fn execveat_fd(fd: RawFd, argv: &[*const c_char], envp: &[*const c_char]) -> Errno {
     unsafe {
