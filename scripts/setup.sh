@@ -34,8 +34,13 @@ if ! command -v youki >/dev/null 2>&1; then
   dpkg -s libseccomp-dev >/dev/null 2>&1 || need+=(libseccomp-dev)
   command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 fi
-if [ ${#need[@]} -gt 0 ]; then
-  echo "setup: installing ${need[*]}"
+# The Docker tests (tests/tests/docker.rs) run a private dockerd from Debian's docker.io
+# (20.10, with its own containerd and runc); iptables is what it writes its NAT with.
+lean=()
+command -v dockerd >/dev/null 2>&1 || lean+=(docker.io)
+command -v iptables-save >/dev/null 2>&1 || lean+=(iptables)
+if [ ${#need[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]} ${lean[*]}"
   export DEBIAN_FRONTEND=noninteractive
   # Packages install services (docker-registry's listens on :5000); none is started here:
   # the tests run their own daemons with their own configuration.
@@ -46,7 +51,11 @@ if [ ${#need[@]} -gt 0 ]; then
     trap 'rm -f "$guard"' EXIT
   fi
   apt-get update -qq
-  apt-get install -y -qq "${need[@]}" >/dev/null
+  if [ ${#need[@]} -gt 0 ]; then apt-get install -y -qq "${need[@]}" >/dev/null; fi
+  # Without recommends: docker.io would bring apparmor and friends to the host.
+  if [ ${#lean[@]} -gt 0 ]; then
+    apt-get install -y -qq --no-install-recommends "${lean[@]}" >/dev/null
+  fi
 fi
 command -v cargo >/dev/null 2>&1 || { echo "setup: cargo (Rust 1.85 or newer) is required" >&2; exit 1; }
 if ! command -v youki >/dev/null 2>&1; then

@@ -34,6 +34,8 @@ scripts/try-podman.sh | grep -q '^hello from a container on berth' ||
 scripts/try-network.sh | grep -q '^hello from a container on a berth network' ||
   { echo "test: scripts/try-network.sh did not fetch its page" >&2; exit 1; }
 cargo bench -p berth-benches --locked --bench shim --bench seccomp_compile --bench network
+# docker run --rm busybox true on berth next to runc, through a private dockerd.
+BERTH_BENCH_ROUNDS=10 cargo bench -p berth-benches --locked --bench docker
 
 # Nothing of the tests may remain: mounts, cgroups, state, processes.
 left=0
@@ -55,8 +57,15 @@ done
 if ip netns list 2>/dev/null | grep -qE '^(bt-|berth-)'; then
   echo "test: network namespaces left behind:"; ip netns list | grep -E '^(bt-|berth-)'; left=1
 fi
-if pgrep -f '(containerd|docker-registry).*/tmp/berth-tests/' >/dev/null; then
-  echo "test: daemons of the tests still running:"; pgrep -af '(containerd|docker-registry).*/tmp/berth-tests/'; left=1
+if pgrep -f '(dockerd|containerd|docker-registry).*/tmp/berth-tests/' >/dev/null; then
+  echo "test: daemons of the tests still running:"; pgrep -af '(dockerd|containerd|docker-registry).*/tmp/berth-tests/'; left=1
+fi
+# The Docker tests' bridges, veths and iptables chains (tests/src/docker.rs puts them back).
+if ip -o link show | grep -qE ': (bt-|br-|docker0)'; then
+  echo "test: network links left behind:"; ip -o link show | grep -E ': (bt-|br-|docker0)'; left=1
+fi
+if iptables-save 2>/dev/null | grep -q -- '-j DOCKER'; then
+  echo "test: Docker's iptables chains left behind"; left=1
 fi
 # buildah's RUN containers live in berth's default root (buildah passes no --root).
 if target/debug/berth list --quiet 2>/dev/null | grep -q '^buildah'; then

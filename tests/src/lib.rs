@@ -7,6 +7,7 @@
 //! container the test left.
 
 pub mod containerd;
+pub mod docker;
 pub mod net;
 pub mod notify;
 pub mod podman;
