@@ -387,6 +387,47 @@ fn networks_bridge_ports_names_host_none_and_macvlan() {
 }
 
 #[test]
+fn containers_share_network_pid_and_ipc_namespaces() {
+    // Sidecars: `--network/--pid/--ipc container:NAME` reach berth as namespace paths
+    // (/proc/PID/ns/…) of the other container's init.
+    let d = Docker::start("share");
+    for rt in RUNTIMES {
+        let main = format!("main-{rt}");
+        let serve = "echo shared > /dev/shm/mark; echo pong | nc -l -p 7100; sleep 1000";
+        detached(&d, rt, &main, &["--ipc", "shareable"], &["sh", "-c", serve]);
+        let net = format!("container:{main}");
+        let talk = || {
+            let o = d.run(
+                rt,
+                &["--rm", "--network", &net],
+                &["nc", "127.0.0.1", "7100"],
+            );
+            out(&o) == "pong\n"
+        };
+        assert!(
+            eventually(15, talk),
+            "{rt}: no answer on the shared loopback"
+        );
+        let pid = format!("container:{main}");
+        let o = d.run(
+            rt,
+            &["--rm", "--pid", &pid],
+            &["sh", "-c", "cat /proc/1/comm; true"],
+        );
+        assert_eq!(
+            out(&o),
+            "sleep\n",
+            "{rt}: pid 1 is the other container's: {}",
+            errtext(&o)
+        );
+        let ipc = format!("container:{main}");
+        let o = d.run(rt, &["--rm", "--ipc", &ipc], &["cat", "/dev/shm/mark"]);
+        assert_eq!(out(&o), "shared\n", "{rt}: {}", errtext(&o));
+        d.ok(&["rm", "-f", &main]);
+    }
+}
+
+#[test]
 fn volumes_binds_tmpfs_and_read_only() {
     let d = Docker::start("store");
     let bind = d.dir.join("bind");
