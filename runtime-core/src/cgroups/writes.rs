@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 pub trait CgroupFs {
     fn exists(&self, dir: &Path, file: &str) -> bool;
     fn read(&self, dir: &Path, file: &str) -> Option<String>;
+    /// Whether `read` tells what a file holds: a check that needs it waits for a seam that can.
+    fn reads(&self) -> bool {
+        true
+    }
 }
 
 /// The real cgroupfs.
@@ -39,6 +43,10 @@ impl CgroupFs for Unchecked {
 
     fn read(&self, _: &Path, _: &str) -> Option<String> {
         None
+    }
+
+    fn reads(&self) -> bool {
+        false
     }
 }
 

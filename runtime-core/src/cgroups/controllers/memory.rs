@@ -109,11 +109,16 @@ fn v2(fs: &dyn CgroupFs, out: &mut Out, m: &LinuxMemory, l: Limits) -> Result<()
                 Some(Limit::Unlimited) => None,
                 None => current(fs, out, "memory.max"),
             };
-            let Some(base) = base else {
-                return Err(Error::invalid(
-                    SWAP,
-                    "a swap limit needs a memory limit on cgroup v2",
-                ));
+            let base = match base {
+                Some(b) => b,
+                // Checked again once the limit in place can be read.
+                None if !fs.reads() => s,
+                None => {
+                    return Err(Error::invalid(
+                        SWAP,
+                        "a swap limit needs a memory limit on cgroup v2",
+                    ))
+                }
             };
             if s < base {
                 return Err(Error::invalid(
@@ -257,6 +262,17 @@ mod tests {
         );
         let e = plan_of(files, Version::V2, r#"{"swap": 1}"#).unwrap_err();
         assert!(e.to_string().contains("linux.resources.memory.swap"), "{e}");
+        // Before the files can be read (the first, values-only pass), swap alone is fine.
+        let m: LinuxMemory = serde_json::from_str(r#"{"swap": 134217728}"#).unwrap();
+        let dir = PathBuf::from("/cg");
+        let mut steps = Vec::new();
+        let out = &mut Out {
+            dir: &dir,
+            steps: &mut steps,
+        };
+        assert!(plan(&crate::cgroups::writes::Unchecked, out, Version::V2, &m).is_ok());
+        let none: &[(&str, &str)] = &[("memory.max", "max\n"), ("memory.swap.max", "max\n")];
+        assert!(plan_of(none, Version::V2, r#"{"swap": 134217728}"#).is_err());
         assert!(plan_of(files, Version::V1, r#"{"swappiness": 101}"#).is_err());
         assert_eq!(
             plan_of(
