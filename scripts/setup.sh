@@ -14,6 +14,8 @@ command -v runc >/dev/null 2>&1 || need+=(runc)
 # (bsdutils) gives ctr a terminal.
 command -v containerd >/dev/null 2>&1 || need+=(containerd)
 command -v script >/dev/null 2>&1 || need+=(bsdutils)
+# A shim test lands a signal at one exact point of `start` with gdb.
+command -v gdb >/dev/null 2>&1 || need+=(gdb)
 # The client tests drive Debian's podman (4.3) and buildah (1.28) with --runtime berth, push
 # with skopeo to a docker-registry of their own on loopback, and pull with containerd.
 command -v podman >/dev/null 2>&1 || need+=(podman)

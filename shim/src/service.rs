@@ -46,6 +46,7 @@ impl containerd_shim::Shim for Service {
         let grouping = group(&bundle).unwrap_or_else(|| opts.id.clone());
         let (_pid, address) = containerd_shim::spawn(opts, &grouping, Vec::new())?;
         containerd_shim::util::write_address(&address)?;
+        quiet_until_exit();
         Ok(address)
     }
 
@@ -78,6 +79,21 @@ impl containerd_shim::Shim for Service {
         drop(publisher);
         let address = std::env::var("TTRPC_ADDRESS").unwrap_or_default();
         Tasks::new(&self.namespace, &address, self.exit.clone())
+    }
+}
+
+/// `start` has nothing to do with signals once the shim is spawned, so it blocks them until
+/// it exits. The crate drops its signal socket when `start` returns but leaves the handlers
+/// installed: a SIGCHLD from the spawned shim arriving then (one that finds the group's
+/// socket taken exits at once) made the handler write to the closed socket, whose EPIPE
+/// raised SIGPIPE, whose handler wrote again — a loop that never let `start` exit.
+fn quiet_until_exit() {
+    // SAFETY: a sigset_t filled by sigfillset, for this thread's own mask; `start` is
+    // single-threaded at this point.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
     }
 }
 

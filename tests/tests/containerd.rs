@@ -338,6 +338,69 @@ fn containers_of_one_group_share_one_shim() {
     }
 }
 
+/// `containerd-shim-berth-v2 start` for a container whose group already has a shim spawns a
+/// second one that finds the socket taken and exits at once. Its SIGCHLD could land while the
+/// shim crate was dropping its signal socket (read end closed, handlers not yet removed): the
+/// handler's write raised SIGPIPE, whose handler wrote again, and `start` never exited, so
+/// containerd's `ctr run` of that container waited for ever (seen once in CI). gdb lands the
+/// signal in that very window: `start` must still exit.
+#[test]
+fn a_late_signal_cannot_hang_shim_start() {
+    let dir = std::path::PathBuf::from(BASE).join("shim-start-race");
+    let _ = std::fs::remove_dir_all(&dir);
+    let bundle = dir.join("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    let config = r#"{"ociVersion":"1.0.2","annotations":{"io.containerd.runc.v2.group":"race"}}"#;
+    std::fs::write(bundle.join("config.json"), config).unwrap();
+    let shim = runtime().parent().unwrap().join("containerd-shim-berth-v2");
+    let address = dir.join("c.sock").display().to_string();
+    let start = |id: &str| {
+        let mut c = std::process::Command::new(&shim);
+        c.args(["-namespace", "berth-test-race", "-address", &address])
+            .args(["-publish-binary", "/usr/bin/containerd", "-id", id, "start"])
+            .current_dir(&bundle)
+            .env("TTRPC_ADDRESS", format!("{address}.ttrpc"));
+        c
+    };
+    // The group's shim: a real one, serving on the group's socket.
+    let first = run_to_files(start("r0"));
+    assert!(first.status.success(), "{}", errtext(&first));
+    let script = dir.join("race.gdb");
+    // Stop at the return of the first close(3) after the signal socket pair is made (the
+    // read end going), then deliver SIGCHLD there.
+    let commands = "set detach-on-fork on\nhandle SIGPIPE nostop noprint pass\n\
+        handle SIGCHLD nostop noprint pass\ncatch syscall socketpair\nrun\ncontinue\n\
+        delete\ncatch syscall close\ncondition 2 $rdi == 3\ncontinue\ncontinue\n\
+        signal SIGCHLD\n";
+    std::fs::write(&script, commands).unwrap();
+    let mut gdb = std::process::Command::new("timeout");
+    gdb.args(["-s", "KILL", "30", "gdb", "-q", "-batch", "-x"])
+        .arg(&script)
+        .arg("--args")
+        .arg(start("r1").get_program())
+        .args(start("r1").get_args())
+        .current_dir(&bundle)
+        .env("TTRPC_ADDRESS", format!("{address}.ttrpc"));
+    let o = run_to_files(gdb);
+    // The group's shim goes; it holds nothing of a container.
+    let group_socket = String::from_utf8_lossy(&first.stdout).trim().to_string();
+    let _ = std::process::Command::new("pkill")
+        .args(["-f", "namespace berth-test-race"])
+        .status();
+    let _ = std::fs::remove_file(group_socket.trim_start_matches("unix://"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = out(&o);
+    assert!(
+        text.contains("Catchpoint 2 (returned from syscall close)"),
+        "gdb never got there: {text}{}",
+        errtext(&o)
+    );
+    assert!(
+        text.contains("exited normally"),
+        "start hung after a late SIGCHLD: {text}"
+    );
+}
+
 /// `--log-uri`: `file://` appends the container's output to a file; `binary://` hands it to a
 /// logging program (containerd's protocol: stdout on fd 3, stderr on fd 4, fd 5 closed when
 /// ready, the container's id in CONTAINER_ID).
