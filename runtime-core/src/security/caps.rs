@@ -13,12 +13,16 @@ pub struct CapSets {
     pub ambient: u64,
 }
 
-/// The highest capability number the running kernel knows, from /proc.
+/// The highest capability number the running kernel knows, from /proc (read once: create
+/// asks three times).
 pub fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+    static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40)
+    })
 }
 
 pub fn bit(cap: Capability) -> u32 {
