@@ -182,12 +182,7 @@ impl Transaction {
             Keep::OldValues => old_value(&w),
             Keep::Nothing => None,
         };
-        write_file(&w.dir, &w.file, &w.value).map_err(|errno| Error::CgroupWrite {
-            field: w.field.clone(),
-            value: w.value.clone(),
-            path: w.dir.join(&w.file),
-            errno,
-        })?;
+        write_named(&w.dir, &w.file, &w.value, &w.field)?;
         if let Some(value) = old {
             self.done.push(Done::File(Write { value, ..w }));
         }
@@ -216,12 +211,7 @@ impl Transaction {
             "linux.resources.devices".to_string(),
         )];
         for (file, line, field) in all.into_iter().chain(lines) {
-            write_file(&dir, file, &line).map_err(|errno| Error::CgroupWrite {
-                field,
-                value: line.clone(),
-                path: dir.join(file),
-                errno,
-            })?;
+            write_named(&dir, file, &line, &field)?;
         }
         Ok(())
     }
@@ -283,6 +273,16 @@ fn old_value(w: &Write) -> Option<String> {
                 .map_or_else(|| absent.clone(), |l| l.trim().to_string()),
         ),
     }
+}
+
+/// Writes one value; the error names the config field, the value and the file.
+fn write_named(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
+    write_file(dir, file, value).map_err(|errno| Error::CgroupWrite {
+        field: field.to_string(),
+        value: value.to_string(),
+        path: dir.join(file),
+        errno,
+    })
 }
 
 /// Writes without O_CREAT: cgroupfs answers a create of a file it does not have with EACCES,

@@ -182,12 +182,15 @@ mod tests {
         v: Version,
         json: &str,
     ) -> Result<Vec<(String, String)>> {
-        let fs = Files(files.iter().copied().collect());
+        plan_with(&Files(files.iter().copied().collect()), v, json)
+    }
+
+    fn plan_with(fs: &dyn CgroupFs, v: Version, json: &str) -> Result<Vec<(String, String)>> {
         let m: LinuxMemory = serde_json::from_str(json).unwrap();
         let dir = PathBuf::from("/cg");
         let mut steps = Vec::new();
         plan(
-            &fs,
+            fs,
             &mut Out {
                 dir: &dir,
                 steps: &mut steps,
@@ -263,14 +266,8 @@ mod tests {
         let e = plan_of(files, Version::V2, r#"{"swap": 1}"#).unwrap_err();
         assert!(e.to_string().contains("linux.resources.memory.swap"), "{e}");
         // Before the files can be read (the first, values-only pass), swap alone is fine.
-        let m: LinuxMemory = serde_json::from_str(r#"{"swap": 134217728}"#).unwrap();
-        let dir = PathBuf::from("/cg");
-        let mut steps = Vec::new();
-        let out = &mut Out {
-            dir: &dir,
-            steps: &mut steps,
-        };
-        assert!(plan(&crate::cgroups::writes::Unchecked, out, Version::V2, &m).is_ok());
+        let unread = &crate::cgroups::writes::Unchecked;
+        assert!(plan_with(unread, Version::V2, r#"{"swap": 134217728}"#).is_ok());
         let none: &[(&str, &str)] = &[("memory.max", "max\n"), ("memory.swap.max", "max\n")];
         assert!(plan_of(none, Version::V2, r#"{"swap": 134217728}"#).is_err());
         assert!(plan_of(files, Version::V1, r#"{"swappiness": 101}"#).is_err());
