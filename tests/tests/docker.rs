@@ -67,8 +67,9 @@ fn detached_logs_exec_top_stats_pause_stop_rm() {
     let d = Docker::start("ops");
     for rt in RUNTIMES {
         let n = format!("ops-{rt}");
-        let counter =
-            "echo started; i=0; while :; do i=$((i+1)); echo $i > /tmp/c; sleep 0.1; done";
+        // The count is renamed into place: a reader never sees the file truncated but not yet written.
+        let counter = "echo started; i=0; \
+            while :; do i=$((i+1)); echo $i > /tmp/c.new; mv /tmp/c.new /tmp/c; sleep 0.1; done";
         detached(&d, rt, &n, &[], &["sh", "-c", counter]);
         assert!(
             eventually(10, || d.ok(&["logs", &n]) == "started\n"),
