@@ -1,6 +1,7 @@
 //! `spec` (runc's default config.json) and `features`.
 
 use super::{fail, CliError, CliResult};
+use berth_core::net::attach;
 use berth_core::seccomp;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -130,6 +131,9 @@ pub fn features() -> CliResult<()> {
             "mountExtensions": {"idmap": {"enabled": false}},
             "netDevices": {"enabled": false}
         },
+        // An engine that passes its users' annotations through must filter these: they
+        // attach the container to host networks and publish host ports.
+        "potentiallyUnsafeConfigAnnotations": [attach::NETWORK, format!("{}.", attach::NETWORK)],
         "annotations": {
             "org.opencontainers.runtime-spec.features.berth.version": env!("CARGO_PKG_VERSION"),
             "org.opencontainers.runtime-spec.features.berth.cgroup.controllers":

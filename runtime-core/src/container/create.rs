@@ -67,26 +67,33 @@ impl Drop for Undo {
 }
 
 /// The network the annotations ask for, with the spec's namespaces shaped to it.
-fn network_request(spec: &mut Spec) -> Result<Option<attach::Request>> {
+fn network_request(spec: &Spec) -> Result<Option<attach::Request>> {
     let net = attach::request(spec.annotations().as_ref().unwrap_or(&HashMap::new()))?;
-    shape_network_namespace(spec, net.as_ref())?;
+    check_network_namespace(spec, net.as_ref())?;
     Ok(net)
 }
 
-/// `berth.network=host` shares the host's network namespace: the config's own is dropped. Any
+/// `berth.network=host` only says what the config already does: a config with a network
+/// namespace is refused, never stripped of it (an annotation, which engines may pass
+/// through from users, must not be able to put a container on the host's network). Any
 /// other network needs a namespace of the container's own to put its interfaces in.
-fn shape_network_namespace(spec: &mut Spec, net: Option<&attach::Request>) -> Result<()> {
+fn check_network_namespace(spec: &Spec, net: Option<&attach::Request>) -> Result<()> {
     let Some(req) = net else { return Ok(()) };
-    let Some(linux) = spec.linux_mut() else {
+    let Some(linux) = spec.linux() else {
         return Ok(());
     };
-    let mut list = linux.namespaces().clone().unwrap_or_default();
+    let list = linux.namespaces().clone().unwrap_or_default();
     let own = list
         .iter()
         .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_none());
     if *req == attach::Request::Host {
-        list.retain(|n| n.typ() != LinuxNamespaceType::Network);
-        linux.set_namespaces(Some(list));
+        if list.iter().any(|n| n.typ() == LinuxNamespaceType::Network) {
+            return Err(Error::invalid(
+                format!("annotations[{:?}]", attach::NETWORK),
+                "\"host\" cannot replace the network namespace that linux.namespaces gives \
+                 the container; leave it out of the config to share the host's",
+            ));
+        }
         return Ok(());
     }
     if !own {
@@ -119,8 +126,7 @@ pub fn load_spec(bundle: &Path) -> Result<(PathBuf, Spec)> {
 /// state, no cgroup, no process, no seccomp cache entry. `bundle` must be canonical. For
 /// tools that want to know whether a bundle would be accepted, and for the fuzzer.
 pub fn check(bundle: &Path, spec: &Spec) -> Result<()> {
-    let mut spec = spec.clone();
-    network_request(&mut spec)?;
+    network_request(spec)?;
     let opts = CreateOptions {
         bundle: bundle.to_path_buf(),
         console_socket: None,
@@ -130,13 +136,13 @@ pub fn check(bundle: &Path, spec: &Spec) -> Result<()> {
         no_new_keyring: false,
         stdio: None,
     };
-    Planned::new("check", bundle, &spec, &opts, None).map(drop)
+    Planned::new("check", bundle, spec, &opts, None).map(drop)
 }
 
 pub fn create(rt: &Runtime, id: &str, opts: CreateOptions) -> Result<Container> {
     state::check_id(id)?;
-    let (bundle, mut spec) = load_spec(&opts.bundle)?;
-    let net = network_request(&mut spec)?;
+    let (bundle, spec) = load_spec(&opts.bundle)?;
+    let net = network_request(&spec)?;
     let plan = Planned::new(id, &bundle, &spec, &opts, Some(rt.root()))?;
     let dir = StateDir::create(rt.root(), id)?;
     let mut undo = Undo {
