@@ -462,3 +462,277 @@ fn cve_2016_9962_a_joining_runtime_process_cannot_be_ptraced_or_read() {
     assert!(e.contains("\"true\"") && e.contains("EPERM"), "{e}");
     assert_eq!(b.status(), "running");
 }
+
+/// Sends one UDP datagram as a raw Ethernet frame out of `ifname` in the network namespace
+/// at `netns`, as a container process with CAP_NET_RAW can: the kernel's routing of the
+/// sender is bypassed, only the receiver's rules decide.
+fn send_raw_udp(netns: &str, ifname: &str, dst_mac: [u8; 6], src: [u8; 4], dst: [u8; 4]) {
+    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0, 0, 64, 17, 0, 0];
+    ip.extend_from_slice(&src);
+    ip.extend_from_slice(&dst);
+    let payload = b"reached";
+    let udp_len = 8 + payload.len() as u16;
+    let total = 20 + udp_len;
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    let sum = ip
+        .chunks(2)
+        .fold(0u32, |s, w| s + u32::from(u16::from_be_bytes([w[0], w[1]])));
+    let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    let mut frame = dst_mac.to_vec();
+    frame.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x99, 0x08, 0x00]);
+    frame.extend_from_slice(&ip);
+    frame.extend_from_slice(&40000u16.to_be_bytes());
+    frame.extend_from_slice(&9999u16.to_be_bytes());
+    frame.extend_from_slice(&udp_len.to_be_bytes());
+    frame.extend_from_slice(&[0, 0]); // no checksum: allowed on IPv4
+    frame.extend_from_slice(payload);
+    let (netns, ifname) = (netns.to_string(), std::ffi::CString::new(ifname).unwrap());
+    std::thread::spawn(move || unsafe {
+        let ns = std::fs::File::open(&netns).unwrap();
+        assert_eq!(
+            libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWNET),
+            0
+        );
+        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+        let mut addr: libc::sockaddr_ll = std::mem::zeroed();
+        addr.sll_family = libc::AF_PACKET as u16;
+        addr.sll_ifindex = libc::if_nametoindex(ifname.as_ptr()) as i32;
+        addr.sll_halen = 6;
+        addr.sll_addr[..6].copy_from_slice(&dst_mac);
+        let sent = libc::sendto(
+            fd,
+            frame.as_ptr().cast(),
+            frame.len(),
+            0,
+            (&addr as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        );
+        assert_eq!(
+            sent,
+            frame.len() as isize,
+            "{}",
+            std::io::Error::last_os_error()
+        );
+        libc::close(fd);
+    })
+    .join()
+    .unwrap();
+}
+
+/// Whether `sock` receives the crafted datagram within a second.
+fn received(sock: &std::net::UdpSocket) -> bool {
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(1)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    matches!(sock.recv(&mut buf), Ok(n) if &buf[..n] == b"reached")
+}
+
+/// The pattern of CVE-2020-8558: a bridge with route_localnet=1 (so that the host reaches
+/// published ports on 127.0.0.1) also routes a container's packets for 127.0.0.1 to the
+/// host's loopback-only services, unless they are dropped. The same frame sent to the
+/// bridge's own address shows that the crafted packet would arrive.
+#[test]
+fn cve_2020_8558_a_container_cannot_reach_the_hosts_loopback_services() {
+    use berth_tests::net::Host;
+    let h = Host::new("bt-localnet");
+    let mut b = Bundle::new("atk-localnet");
+    b.config["annotations"] = json!({"berth.network": "bridge", "berth.network.ip": "10.77.0.9"});
+    b.sh("sleep 60");
+    b.write();
+    ok(h.berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]));
+    let state: serde_json::Value =
+        serde_json::from_slice(&h.berth(&["state", b.id()]).stdout).unwrap();
+    let netns = format!("/proc/{}/ns/net", state["pid"]);
+    let link = h.ns.ip_out(&["-br", "link", "show", "berth0"]);
+    let mac: Vec<u8> = link
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16).unwrap())
+        .collect();
+    let mac: [u8; 6] = mac.try_into().unwrap();
+    let (gateway, loopback) = h.ns.run(|| {
+        let g = std::net::UdpSocket::bind("10.77.0.1:9999").unwrap();
+        let l = std::net::UdpSocket::bind("127.0.0.1:9999").unwrap();
+        (g, l)
+    });
+    send_raw_udp(&netns, "eth0", mac, [10, 77, 0, 9], [10, 77, 0, 1]);
+    assert!(
+        received(&gateway),
+        "the crafted frame does not arrive at all"
+    );
+    send_raw_udp(&netns, "eth0", mac, [10, 77, 0, 9], [127, 0, 0, 1]);
+    assert!(
+        !received(&loopback),
+        "a container's packet reached a service bound to the host's 127.0.0.1"
+    );
+    ok(h.berth(&["delete", "--force", b.id()]));
+}
+
+/// A container on the default bridge with `annotations`, serving `text` on port 80.
+fn bridged_server(name: &str, annotations: serde_json::Value) -> Bundle {
+    let mut b = Bundle::new(name);
+    b.config["annotations"] = annotations;
+    b.sh("exec httpd -f -p 80 -h /www");
+    b.write();
+    std::fs::create_dir_all(b.rootfs().join("www")).unwrap();
+    std::fs::write(b.rootfs().join("www/index.html"), "still here\n").unwrap();
+    b
+}
+
+/// Host veth names were derived from container ids, so an id could spell another
+/// container's name; the failed create's undo then deleted that container's veth by name.
+/// Here the second create fails after its veth is made (its port is taken) and must take
+/// only what it made.
+#[test]
+fn a_failed_create_never_removes_another_containers_interface() {
+    use berth_tests::net::{get, Host};
+    let h = Host::new("bt-vethname");
+    let long_id = "atk-veth-victim-with-an-id-longer-than-an-interface-name";
+    let ann = json!({"berth.network": "bridge", "berth.network.ip": "10.77.0.20",
+                     "berth.network.ports": "8080:80"});
+    let victim = bridged_server(long_id, ann);
+    ok(h.berth(&["run", "-d", "--bundle", &victim.bundle_arg(), victim.id()]));
+    let links = || h.ns.ip_out(&["-br", "link"]);
+    let before = links();
+    let theirs = before
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .find(|n| n.starts_with("bv"))
+        .unwrap()
+        .split('@')
+        .next()
+        .unwrap()
+        .to_string();
+    // An id that spells the victim's veth name, and a port only the victim may have.
+    let ann = json!({"berth.network": "bridge", "berth.network.ports": "8080:80"});
+    let attacker = bridged_server(&theirs[2..], ann);
+    let out = h.berth(&[
+        "run",
+        "-d",
+        "--bundle",
+        &attacker.bundle_arg(),
+        attacker.id(),
+    ]);
+    assert!(
+        !out.status.success(),
+        "the second publish of 8080 was taken"
+    );
+    let after = links();
+    assert!(
+        after.contains(&theirs),
+        "the victim's veth {theirs} is gone: {after}"
+    );
+    assert_eq!(
+        after.lines().filter(|l| l.starts_with("bv")).count(),
+        1,
+        "the failed create left its veth: {after}"
+    );
+    assert_eq!(get(&h.ns, "10.77.0.20:80").unwrap(), "still here\n");
+    ok(h.berth(&["delete", "--force", victim.id()]));
+}
+
+/// A published port that a host service holds was taken over silently: DNAT sent the
+/// service's clients (on 127.0.0.1 too) to the container. Such a create is refused, naming
+/// the port, and the service keeps its clients. Ports are also bounded: hundreds in one
+/// config are refused, and the largest allowed set comes and goes whole.
+#[test]
+fn a_published_port_never_takes_a_host_services_traffic() {
+    use berth_tests::net::Host;
+    let h = Host::new("bt-porttake");
+    let service =
+        h.ns.run(|| std::net::TcpListener::bind("127.0.0.1:8081").unwrap());
+    let ann = json!({"berth.network": "bridge", "berth.network.ports": "8081:80"});
+    let thief = bridged_server("atk-port-thief", ann);
+    let out = h.berth(&["run", "-d", "--bundle", &thief.bundle_arg(), thief.id()]);
+    let e = stderr(&out);
+    assert!(!out.status.success(), "published over a host service");
+    assert!(e.contains("8081/tcp") && e.contains("in use"), "{e}");
+    let client = h.ns.run(|| std::net::TcpStream::connect("127.0.0.1:8081"));
+    assert!(client.is_ok(), "the host service lost its port");
+    service.set_nonblocking(true).unwrap();
+    assert!(service.accept().is_ok(), "the connection went elsewhere");
+    let many = |n: u16| {
+        (0..n)
+            .map(|i| format!("{}:80", 20000 + i))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let ann = json!({"berth.network": "bridge", "berth.network.ports": many(257)});
+    let greedy = bridged_server("atk-port-greedy", ann);
+    let e = err(h.berth(&["run", "-d", "--bundle", &greedy.bundle_arg(), greedy.id()]));
+    assert!(e.contains("257 ports") && e.contains("256"), "{e}");
+    let ann = json!({"berth.network": "bridge", "berth.network.ports": many(256)});
+    let full = bridged_server("atk-port-full", ann);
+    ok(h.berth(&["run", "-d", "--bundle", &full.bundle_arg(), full.id()]));
+    let listed = h.ns.nft(&["list", "map", "ip", "berth", "ports"]);
+    assert_eq!(listed.matches("tcp . ").count(), 256, "{listed}");
+    ok(h.berth(&["delete", "--force", full.id()]));
+    let listed = h.ns.nft(&["list", "map", "ip", "berth", "ports"]);
+    assert!(!listed.contains("tcp . "), "ports left: {listed}");
+}
+
+/// Names that reach the store and the kernel: a network named like another's lease file
+/// overwrote its leases (so two containers could get one address), and a bridge name the
+/// kernel rewrites (`a%d` → `a0`) made a bridge berth could never find again.
+#[test]
+fn network_and_bridge_names_cannot_alias_anything() {
+    use berth_tests::net::Host;
+    let h = Host::new("bt-names");
+    ok(h.berth(&["network", "create", "front", "--subnet", "10.46.0.0/24"]));
+    let mut b = Bundle::new("atk-names-front");
+    b.config["annotations"] = json!({"berth.network": "front"});
+    b.sh("sleep 30");
+    b.write();
+    ok(h.berth(&["run", "-d", "--bundle", &b.bundle_arg(), b.id()]));
+    let held = h.leases("front");
+    assert_eq!(held.as_object().map(|m| m.len()), Some(1), "{held}");
+    ok(h.berth(&[
+        "network",
+        "create",
+        "front.leases",
+        "--subnet",
+        "10.47.0.0/24",
+    ]));
+    assert_eq!(h.leases("front"), held, "front's leases were overwritten");
+    assert_eq!(h.leases("front.leases"), json!({}));
+    let listed = ok(h.berth(&["network", "ls"]));
+    assert!(listed.contains("front.leases"), "{listed}");
+    for bad in ["a%d", "..", "has space", "sixteen-bytes-xx"] {
+        let e = err(h.berth(&[
+            "network",
+            "create",
+            "bad",
+            "--subnet",
+            "10.48.0.0/24",
+            "--bridge",
+            bad,
+        ]));
+        assert!(e.contains("interface name"), "{bad}: {e}");
+    }
+    let links = h.ns.ip_out(&["-br", "link"]);
+    assert!(!links.contains("a0"), "{links}");
+    ok(h.berth(&["delete", "--force", b.id()]));
+}
+
+/// `berth.network=host` in an annotation dropped the config's own network namespace, so a
+/// user of an engine that passes annotations through could put a container on the host's
+/// network. It is refused, and `features` names the annotations for engines to filter.
+#[test]
+fn an_annotation_cannot_move_a_container_onto_the_hosts_network() {
+    let mut b = Bundle::new("atk-ann-host");
+    b.config["annotations"] = json!({"berth.network": "host"});
+    b.sh("true");
+    b.write();
+    refused(&b, &["berth.network", "linux.namespaces"]);
+    let f: serde_json::Value = serde_json::from_str(&ok(berth(&["features"]))).unwrap();
+    let unsafe_ones = &f["potentiallyUnsafeConfigAnnotations"];
+    assert_eq!(
+        unsafe_ones,
+        &json!(["berth.network", "berth.network."]),
+        "{f}"
+    );
+}

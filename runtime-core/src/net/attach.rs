@@ -46,6 +46,10 @@ pub struct Attachment {
     /// The host's end of the veth pair (bridge and overlay networks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_if: Option<String>,
+    /// Its interface index, known once this create made it: only a link with this index
+    /// and that name is ever removed, never one that merely has the name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_index: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<PortMap>,
 }
@@ -81,6 +85,7 @@ pub fn request(annotations: &HashMap<String, String>) -> Result<Option<Request>>
             .collect::<Result<Vec<_>>>()?,
         None => Vec::new(),
     };
+    check_ports(&ports)?;
     let mac = match annotations.get(MAC) {
         Some(s) => Some(parse_mac(s).ok_or_else(|| {
             Error::invalid(
@@ -109,6 +114,35 @@ pub fn request(annotations: &HashMap<String, String>) -> Result<Option<Request>>
             mac,
         })),
     }
+}
+
+/// At most this many published ports per container: each is one map element, published and
+/// removed in one nft transaction, but hundreds of DNAT entries are a mistake, not a service.
+pub const MAX_PORTS: usize = 256;
+
+fn check_ports(ports: &[PortMap]) -> Result<()> {
+    let field = || format!("annotations[{PORTS:?}]");
+    if ports.len() > MAX_PORTS {
+        return Err(Error::invalid(
+            field(),
+            format!(
+                "{} ports; at most {MAX_PORTS} may be published",
+                ports.len()
+            ),
+        ));
+    }
+    for (i, p) in ports.iter().enumerate() {
+        if ports[..i]
+            .iter()
+            .any(|q| q.host == p.host && q.proto == p.proto)
+        {
+            return Err(Error::invalid(
+                field(),
+                format!("host port {} is published twice", p.host),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Six colon-separated hex bytes, not multicast (the low bit of the first byte clear).
@@ -142,7 +176,7 @@ pub fn attach(root: &Path, id: &str, req: &Request, pid: i32) -> Result<Option<A
     let locked = store.lock()?;
     let net = locked.get_or_default(network)?;
     let host_if = match net.driver {
-        Driver::Bridge | Driver::Overlay => Some(short_name("bv", id)),
+        Driver::Bridge | Driver::Overlay => Some(veth_name()?),
         Driver::Macvlan => None, // born in the container's namespace, gone with it
     };
     // Written before anything is taken, with the ports asked for: a runtime killed from here
@@ -150,6 +184,7 @@ pub fn attach(root: &Path, id: &str, req: &Request, pid: i32) -> Result<Option<A
     let planned = Record {
         network: net.name.clone(),
         host_if: host_if.clone(),
+        host_index: None,
         ports: ports.to_vec(),
     };
     record(&store, id, &planned)?;
@@ -165,12 +200,13 @@ pub fn attach(root: &Path, id: &str, req: &Request, pid: i32) -> Result<Option<A
         address,
         prefix: net.subnet.prefix,
         host_if,
+        host_index: None,
         ports: Vec::new(),
     };
     match join(&locked, &net, id, pid, &mut att, ports, mac) {
         Ok(()) => Ok(Some(att)),
         Err(e) => {
-            undo(&locked, id, &att, Ports::Ours);
+            undo(&locked, id, &att);
             Err(e)
         }
     }
@@ -181,16 +217,12 @@ pub fn attach(root: &Path, id: &str, req: &Request, pid: i32) -> Result<Option<A
 struct Record {
     network: String,
     host_if: Option<String>,
+    /// Written once the veth exists; without it the veth, if made at all, goes with the
+    /// container's network namespace (a veth pair dies with either end).
+    #[serde(default)]
+    host_index: Option<u32>,
     /// Asked for; published or not, the record cannot tell.
     ports: Vec<PortMap>,
-}
-
-/// Whether the ports of an attachment are known to be published by its container.
-#[derive(Clone, Copy)]
-enum Ports {
-    Ours,
-    /// Asked for, perhaps published: only those that still lead to the container go.
-    Maybe,
 }
 
 /// Everything after the address is leased; `held` is the store's lock, held throughout so
@@ -216,10 +248,20 @@ fn join(
                 peer_netns: std::os::fd::AsRawFd::as_raw_fd(&netns),
                 mac,
             };
+            // The name is fresh and the kernel refuses one that exists (NLM_F_EXCL): a link
+            // found under it now is the one just made.
             host.add_link(&host_if, kind, net.mtu)?;
             let index = host
                 .link_index(&host_if)?
                 .ok_or_else(|| Error::Net(format!("{host_if} vanished after its creation")))?;
+            att.host_index = Some(index);
+            let made = Record {
+                network: net.name.clone(),
+                host_if: Some(host_if.clone()),
+                host_index: Some(index),
+                ports: ports.to_vec(),
+            };
+            record(held.store(), id, &made)?;
             host.set_link(index, None, Some(bridge))?;
         }
         Driver::Macvlan => {
@@ -335,6 +377,22 @@ fn ensure_vxlan(host: &mut Rtnl, net: &Network, bridge: u32) -> Result<()> {
     host.set_link(index, None, Some(bridge))
 }
 
+/// A host veth name no container id can steer: "bv" and 13 random hex digits (52 bits).
+/// Names derived from ids collided (a short id could spell a long id's hash).
+fn veth_name() -> Result<String> {
+    let mut b = [0u8; 8];
+    // SAFETY: the buffer is ours and 8 bytes long.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), b.len(), 0) };
+    if n != b.len() as isize {
+        return Err(Error::io(
+            "getrandom for a veth name",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    let hex = format!("{:016x}", u64::from_ne_bytes(b));
+    Ok(format!("bv{}", &hex[..13]))
+}
+
 fn vxlan_name(vni: u32) -> String {
     format!("bx-{vni}")
 }
@@ -343,7 +401,7 @@ fn vxlan_name(vni: u32) -> String {
 pub fn detach(root: &Path, id: &str, att: &Attachment) -> Result<()> {
     let store = Store::new(root);
     let locked = store.lock()?;
-    undo(&locked, id, att, Ports::Ours);
+    undo(&locked, id, att);
     Ok(())
 }
 
@@ -360,15 +418,12 @@ fn record(store: &Store, id: &str, rec: &Record) -> Result<()> {
     crate::container::state::write_atomic(&path, &bytes)
 }
 
-fn undo(locked: &Locked, id: &str, att: &Attachment, ports: Ports) {
-    let _ = match ports {
-        Ports::Ours => nat::unpublish(locked, &att.ports),
-        Ports::Maybe => nat::unpublish_ours(locked, &att.ports, att.address),
-    };
-    if let Some(h) = &att.host_if {
+fn undo(locked: &Locked, id: &str, att: &Attachment) {
+    let _ = nat::unpublish(locked, &att.ports, att.address);
+    if let (Some(name), Some(index)) = (&att.host_if, att.host_index) {
         if let Ok(mut host) = Rtnl::new() {
-            if let Ok(Some(i)) = host.link_index(h) {
-                let _ = host.del_link(i);
+            if host.link_index(name).ok().flatten() == Some(index) {
+                let _ = host.del_link(index);
             }
         }
     }
@@ -405,13 +460,14 @@ pub fn forget(root: &Path, id: &str) -> Result<()> {
         address: address.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)),
         prefix: 0,
         host_if: rec.host_if,
+        host_index: rec.host_index,
         ports: if address.is_some() {
             rec.ports
         } else {
             Vec::new()
         },
     };
-    undo(&locked, id, &att, Ports::Maybe);
+    undo(&locked, id, &att);
     Ok(())
 }
 

@@ -21,6 +21,16 @@ const TABLE: &str = "table ip berth {
 }
 ";
 
+/// route_localnet=1 on a bridge (see `allow_localhost`) would also route a container's
+/// crafted packets for 127.0.0.0/8 to the host's loopback-only services (the pattern of
+/// CVE-2020-8558). Such packets are martians from anywhere but lo: they are dropped before
+/// conntrack, where replies to the host's own NATed connections still carry the bridge's
+/// address.
+const GUARD: &str = "table ip berth {
+  chain localnet { type filter hook prerouting priority -300 ; iifname != \"lo\" ip daddr 127.0.0.0/8 drop ; }
+}
+";
+
 /// `HOST:CONTAINER[/tcp|/udp]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortMap {
@@ -69,19 +79,29 @@ impl Proto {
     }
 }
 
-/// Makes the table, once.
+/// Makes the table, once, with its guard; a table made before the guard existed gets it.
 pub fn ensure_table(held: &Locked) -> Result<()> {
-    let present = Command::new("nft")
-        .args(["list", "table", "ip", "berth"])
+    if listed(&["chain", "ip", "berth", "localnet"])? {
+        return Ok(());
+    }
+    let table = if listed(&["table", "ip", "berth"])? {
+        GUARD.to_string()
+    } else {
+        format!("{TABLE}{GUARD}")
+    };
+    nft(held, &table, "creating the nftables table ip berth")
+}
+
+/// Whether `nft list WHAT` finds it.
+fn listed(what: &[&str]) -> Result<bool> {
+    Ok(Command::new("nft")
+        .arg("list")
+        .args(what)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .map_err(|e| Error::io("running nft", e))?
-        .success();
-    if present {
-        return Ok(());
-    }
-    nft(held, TABLE, "creating the nftables table ip berth")
+        .success())
 }
 
 /// Adds or removes `subnet` from the masqueraded ones.
@@ -105,6 +125,9 @@ pub fn publish(held: &Locked, ports: &[PortMap], addr: IpAddr, id: &str) -> Resu
     let IpAddr::V4(addr) = addr else {
         return Err(Error::Unsupported("published ports on IPv6".into()));
     };
+    for p in ports {
+        check_free(p)?;
+    }
     let script: String = ports
         .iter()
         .map(|p| {
@@ -124,22 +147,11 @@ pub fn publish(held: &Locked, ports: &[PortMap], addr: IpAddr, id: &str) -> Resu
     })
 }
 
-/// Removes a container's ports; ports already gone are fine.
-pub fn unpublish(held: &Locked, ports: &[PortMap]) -> Result<()> {
-    for p in ports {
-        let _ = nft(
-            held,
-            &format!("delete element ip berth ports {{ {} }}\n", p.key()),
-            "unpublishing a port",
-        );
-    }
-    Ok(())
-}
-
-/// Removes those of `ports` that still lead to `addr`, for a runtime that died around its
-/// publish: it cannot tell whether its own publish happened, and a port published by another
-/// container (the reason a publish fails) leads elsewhere, since no two hold one address.
-pub fn unpublish_ours(held: &Locked, ports: &[PortMap], addr: IpAddr) -> Result<()> {
+/// Removes those of `ports` that still lead to `addr`, in one transaction. A runtime that
+/// died around its publish cannot tell whether its own publish happened, and a port
+/// published by another container (the reason a publish fails) leads elsewhere, since no
+/// two hold one address: so the map is read first, and only this container's elements go.
+pub fn unpublish(held: &Locked, ports: &[PortMap], addr: IpAddr) -> Result<()> {
     if ports.is_empty() {
         return Ok(());
     }
@@ -153,12 +165,16 @@ pub fn unpublish_ours(held: &Locked, ports: &[PortMap], addr: IpAddr) -> Result<
     }
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout)
         .map_err(|e| Error::Net(format!("listing published ports: nft's JSON: {e}")))?;
-    let ours: Vec<PortMap> = ports
+    let ours: Vec<String> = ports
         .iter()
         .filter(|p| published_at(&listed, p).is_some_and(|a| a == addr.to_string()))
-        .copied()
+        .map(PortMap::key)
         .collect();
-    unpublish(held, &ours)
+    if ours.is_empty() {
+        return Ok(());
+    }
+    let script = format!("delete element ip berth ports {{ {} }}\n", ours.join(", "));
+    nft(held, &script, "unpublishing ports")
 }
 
 /// The address `p`'s host port leads to in `nft -j list map` output, if it is published.
@@ -174,6 +190,66 @@ fn published_at<'a>(listed: &'a serde_json::Value, p: &PortMap) -> Option<&'a st
             key.first()?.as_str() == Some(proto) && key.get(1)?.as_u64() == Some(p.host.into());
         hit.then(|| e[1]["concat"][0].as_str()).flatten()
     })
+}
+
+/// Refuses a host port that a host service holds: DNAT would silently take its traffic (from
+/// outside, from the host's addresses and from 127.0.0.1) to the container. The probe binds
+/// the wildcard address with SO_REUSEADDR, so a service on any one address (127.0.0.1
+/// included) conflicts, and a TCP port left in TIME_WAIT does not.
+fn check_free(p: &PortMap) -> Result<()> {
+    let ty = match p.proto {
+        Proto::Tcp => libc::SOCK_STREAM,
+        Proto::Udp => libc::SOCK_DGRAM,
+    };
+    // SAFETY: plain socket(2); the fd is owned at once.
+    let fd = unsafe { libc::socket(libc::AF_INET, ty | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(Error::io("a socket to probe a host port", e));
+    }
+    // SAFETY: fd was just returned by socket(2) and nothing else owns it.
+    let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    let one: libc::c_int = 1;
+    // SAFETY: fd is a socket we own; the option value is a live c_int.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as u32,
+        )
+    };
+    let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    sa.sin_family = libc::AF_INET as u16;
+    sa.sin_port = p.host.to_be();
+    // SAFETY: sa is a complete sockaddr_in of the size given.
+    let r = unsafe {
+        libc::bind(
+            fd,
+            (&sa as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as u32,
+        )
+    };
+    let e = std::io::Error::last_os_error();
+    drop(sock);
+    if r == 0 {
+        return Ok(());
+    }
+    if e.raw_os_error() == Some(libc::EADDRINUSE) {
+        return Err(Error::invalid(
+            "berth.network.ports",
+            format!(
+                "host port {}/{} is in use by a service on the host",
+                p.host,
+                p.proto.name()
+            ),
+        ));
+    }
+    Err(Error::io(
+        format!("probing host port {}/{}", p.host, p.proto.name()),
+        e,
+    ))
 }
 
 /// Turns on IPv4 forwarding in this network namespace, if it is off.

@@ -1,7 +1,8 @@
 //! Named networks, as Docker has them, kept under `<root>/@networks/`: one `NAME.json` per
-//! network (what `network create` was given) and one `NAME.leases.json` (address →
-//! container id). Every change takes the directory's lock, so concurrent creates never get
-//! the same address.
+//! network (what `network create` was given), `leases/NAME.json` (address → container id)
+//! and `bridges/NAME` (the bridge's index once it is fully made). A name never contains
+//! '/', so no network's files can be another's. Every change takes the directory's lock,
+//! so concurrent creates never get the same address.
 
 use super::cidr::Cidr;
 use crate::error::{Error, IoContext, Result};
@@ -11,6 +12,9 @@ use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+
+const LEASES: &str = "leases";
+const BRIDGES: &str = "bridges";
 
 /// The network a container gets when it asks for `bridge`, made on first use.
 pub const DEFAULT_NAME: &str = "bridge";
@@ -173,11 +177,24 @@ fn check_name(name: &str) -> Result<()> {
     }
 }
 
+/// The kernel's rules for a name (`dev_valid_name`: 1 to 15 bytes, not `.` or `..`, no
+/// '/', ':' or whitespace), and no '%': the kernel reads `a%d` as a pattern and makes `a0`,
+/// a link berth would then never find by the name it asked for.
 pub fn check_ifname(name: &str, field: &str) -> Result<()> {
-    if name.is_empty() || name.len() > 15 || name.contains(['/', ' ', ':']) || name == "." {
+    let bad = name.is_empty()
+        || name.len() > 15
+        || name == "."
+        || name == ".."
+        || name
+            .chars()
+            .any(|c| matches!(c, '/' | ':' | '%') || c.is_whitespace() || c.is_control());
+    if bad {
         return Err(Error::invalid(
             field,
-            format!("{name:?} is not a valid interface name (at most 15 bytes)"),
+            format!(
+                "{name:?} is not an interface name the kernel keeps as given (1 to 15 bytes, \
+                 not . or .., no '/', ':', '%' or whitespace)"
+            ),
         ));
     }
     Ok(())
@@ -224,8 +241,26 @@ impl Store {
         self.dir.is_dir()
     }
 
+    fn network_path(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("{name}.json"))
+    }
+
+    fn leases_path(&self, name: &str) -> PathBuf {
+        self.dir.join(LEASES).join(format!("{name}.json"))
+    }
+
+    fn bridge_path(&self, name: &str) -> PathBuf {
+        self.dir.join(BRIDGES).join(name)
+    }
+
     pub fn lock(&self) -> Result<Locked<'_>> {
-        std::fs::create_dir_all(&self.dir).ctx(|| format!("creating {}", self.dir.display()))?;
+        let old_layout = self.dir.is_dir() && !self.dir.join(LEASES).exists();
+        for d in [self.dir.join(LEASES), self.dir.join(BRIDGES)] {
+            std::fs::create_dir_all(&d).ctx(|| format!("creating {}", d.display()))?;
+        }
+        if old_layout {
+            self.migrate();
+        }
         let path = self.dir.join(".lock");
         let f = File::options()
             .create(true)
@@ -241,6 +276,27 @@ impl Store {
         })
     }
 
+    /// Moves a store of the old layout (`NAME.leases.json` and `NAME.bridge` beside
+    /// `NAME.json`, where a network named `front.leases` was front's leases) to this one,
+    /// once. Bridge markers are dropped: the next join finishes each bridge again, which
+    /// also installs what older runtimes did not (the loopback guard).
+    fn migrate(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        for name in entries
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+        {
+            let from = self.dir.join(&name);
+            if let Some(net) = name.strip_suffix(".leases.json") {
+                let _ = std::fs::rename(&from, self.leases_path(net));
+            } else if name.ends_with(".bridge") {
+                let _ = std::fs::remove_file(&from);
+            }
+        }
+    }
+
     /// Every network, in name order (read without the lock: files are replaced atomically).
     pub fn list(&self) -> Result<Vec<Network>> {
         let Ok(entries) = std::fs::read_dir(&self.dir) else {
@@ -250,7 +306,6 @@ impl Store {
             .flatten()
             .filter_map(|e| e.file_name().into_string().ok())
             .filter_map(|n| n.strip_suffix(".json").map(str::to_string))
-            .filter(|n| !n.ends_with(".leases"))
             .collect();
         names.sort();
         names.iter().map(|n| self.get(n)).collect()
@@ -258,7 +313,7 @@ impl Store {
 
     pub fn get(&self, name: &str) -> Result<Network> {
         check_name(name)?;
-        let path = self.dir.join(format!("{name}.json"));
+        let path = self.network_path(name);
         let text = match std::fs::read(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -277,7 +332,7 @@ impl Store {
 
     /// Which container holds which address on network `name`.
     pub fn leases(&self, name: &str) -> Result<BTreeMap<IpAddr, String>> {
-        let path = self.dir.join(format!("{name}.leases.json"));
+        let path = self.leases_path(name);
         match std::fs::read(&path) {
             Ok(t) => serde_json::from_slice(&t).map_err(|e| Error::Config {
                 path,
@@ -346,13 +401,13 @@ impl Locked<'_> {
     }
 
     fn exists(&self, name: &str) -> bool {
-        self.store.dir.join(format!("{name}.json")).exists()
+        self.store.network_path(name).exists()
     }
 
     fn save(&self, n: &Network) -> Result<()> {
         let bytes =
             serde_json::to_vec_pretty(n).map_err(|e| Error::io("encoding network", e.into()))?;
-        let path = self.store.dir.join(format!("{}.json", n.name));
+        let path = self.store.network_path(&n.name);
         crate::container::state::write_atomic(&path, &bytes)
     }
 
@@ -360,12 +415,12 @@ impl Locked<'_> {
     /// a runtime killed halfway through making a bridge leaves none, and the next join
     /// finishes the job instead of using a bridge without its address or NAT.
     pub fn bridge_ready(&self, name: &str) -> Option<u32> {
-        let text = std::fs::read_to_string(self.store.dir.join(format!("{name}.bridge"))).ok()?;
+        let text = std::fs::read_to_string(self.store.bridge_path(name)).ok()?;
         text.trim().parse().ok()
     }
 
     pub fn set_bridge_ready(&self, name: &str, index: u32) -> Result<()> {
-        let path = self.store.dir.join(format!("{name}.bridge"));
+        let path = self.store.bridge_path(name);
         crate::container::state::write_atomic(&path, index.to_string().as_bytes())
     }
 
@@ -380,14 +435,14 @@ impl Locked<'_> {
             ));
         }
         let files = [
-            format!("{name}.json"),
-            format!("{name}.leases.json"),
-            format!("{name}.bridge"),
+            self.store.network_path(name),
+            self.store.leases_path(name),
+            self.store.bridge_path(name),
         ];
         for f in files {
-            match std::fs::remove_file(self.store.dir.join(&f)) {
+            match std::fs::remove_file(&f) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(Error::io(format!("removing {f}"), e))
+                    return Err(Error::io(format!("removing {}", f.display()), e))
                 }
                 _ => {}
             }
@@ -441,7 +496,7 @@ impl Locked<'_> {
     fn save_leases(&self, name: &str, leases: &BTreeMap<IpAddr, String>) -> Result<()> {
         let bytes =
             serde_json::to_vec(leases).map_err(|e| Error::io("encoding leases", e.into()))?;
-        let path = self.store.dir.join(format!("{name}.leases.json"));
+        let path = self.store.leases_path(name);
         crate::container::state::write_atomic(&path, &bytes)
     }
 }
