@@ -5,7 +5,7 @@ use std::fs;
 
 fn main() {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for file in ["compile.rs", "arch.rs", "tables.rs"] {
+    for file in ["compile.rs", "arch.rs", "db.rs", "rules.rs", "tables.rs"] {
         let path = format!("src/seccomp/{file}");
         println!("cargo:rerun-if-changed={path}");
         let bytes = fs::read(&path).unwrap_or_default();

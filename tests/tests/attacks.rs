@@ -736,3 +736,133 @@ fn an_annotation_cannot_move_a_container_onto_the_hosts_network() {
         "{f}"
     );
 }
+
+/// A static x86_64 program that makes one i386 syscall through `int $0x80` (the kernel
+/// takes the 32-bit ABI from a 64-bit process there, and seccomp sees AUDIT_ARCH_I386) and
+/// exits with the negated result's low byte: 0 on success, 1 for EPERM. `data` is put at a
+/// 32-bit address, and `ecx` points at it when given.
+fn int80_probe(eax: u32, ebx: u32, data: Option<&[u32]>) -> Vec<u8> {
+    const BASE: u64 = 0x40_0000;
+    let mut code = vec![0xb8];
+    code.extend_from_slice(&eax.to_le_bytes());
+    code.push(0xbb);
+    code.extend_from_slice(&ebx.to_le_bytes());
+    let code_len = 28u64; // the instructions below
+    let data_at = BASE + 120 + code_len;
+    let ecx = if data.is_some() { data_at as u32 } else { 0 };
+    code.push(0xb9);
+    code.extend_from_slice(&ecx.to_le_bytes());
+    code.extend_from_slice(&[
+        0xcd, 0x80, 0xf7, 0xd8, 0x89, 0xc7, 0xb8, 60, 0, 0, 0, 0x0f, 0x05,
+    ]);
+    assert_eq!(code.len() as u64, code_len);
+    for w in data.unwrap_or(&[]) {
+        code.extend_from_slice(&w.to_le_bytes());
+    }
+    let size = 120 + code.len() as u64;
+    let mut elf = vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    elf.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+    elf.extend_from_slice(&0x3eu16.to_le_bytes()); // x86_64
+    elf.extend_from_slice(&1u32.to_le_bytes());
+    elf.extend_from_slice(&(BASE + 120).to_le_bytes()); // entry
+    elf.extend_from_slice(&64u64.to_le_bytes()); // program headers
+    elf.extend_from_slice(&0u64.to_le_bytes());
+    elf.extend_from_slice(&0u32.to_le_bytes());
+    for v in [64u16, 56, 1, 0, 0, 0] {
+        elf.extend_from_slice(&v.to_le_bytes());
+    }
+    elf.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+    elf.extend_from_slice(&5u32.to_le_bytes()); // R+X
+    for v in [0, BASE, BASE, size, size, 0x1000] {
+        elf.extend_from_slice(&v.to_le_bytes());
+    }
+    elf.extend_from_slice(&code);
+    elf
+}
+
+/// A bundle under `profile` (default ALLOW, x86_64 and i386 listed) running `args`.
+fn under_profile(name: &str, rules: serde_json::Value, args: &[&str]) -> Bundle {
+    let mut b = Bundle::new(name);
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+        "syscalls": rules
+    });
+    b.config["process"]["args"] = json!(args);
+    b.write();
+    b
+}
+
+fn plant_probe(b: &Bundle, name: &str, elf: &[u8]) {
+    let path = b.rootfs().join("bin").join(name);
+    let _ = std::fs::remove_file(&path);
+    std::fs::write(&path, elf).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// On i386 libseccomp compares only the low 32 bits of a rule's value: a rule on -1 (as
+/// profiles write negative ints, sign-extended to 64 bits) blocks kill(-1, 0) made through
+/// int 0x80, where the kernel passes -1 as 0xffffffff. Comparing the high word let it through.
+#[test]
+fn seccomp_a_32_bit_call_cannot_slip_past_a_rule_on_a_negative_value() {
+    let rule = json!([{"names": ["kill"], "action": "SCMP_ACT_ERRNO",
+                       "args": [{"index": 0, "value": u64::MAX, "op": "SCMP_CMP_EQ"}]}]);
+    let b = under_profile("atk-scmp-i386", rule, &["/bin/probe"]);
+    plant_probe(&b, "probe", &int80_probe(37, u32::MAX, None)); // i386 kill(-1, 0)
+    assert_eq!(
+        b.run().status.code(),
+        Some(1),
+        "kill(-1, 0) through int 0x80 was not refused"
+    );
+    // The native call is refused too (the rule itself works).
+    let mut native = under_profile("atk-scmp-i386-native", json!([]), &[]);
+    native.config = b.config.clone();
+    native.sh("kill -0 -1; echo $?");
+    assert_eq!(native.run_ok(), "1\n");
+}
+
+/// Two conditions on one argument are two rules for libseccomp (and so runc and crun):
+/// either one refuses. Requiring both refused nothing.
+#[test]
+fn seccomp_two_conditions_on_one_argument_each_refuse() {
+    let rule = json!([{"names": ["kill"], "action": "SCMP_ACT_ERRNO",
+                       "args": [{"index": 1, "value": 10, "op": "SCMP_CMP_EQ"},
+                                {"index": 1, "value": 12, "op": "SCMP_CMP_EQ"}]}]);
+    let script = "trap '' USR1 USR2; kill -USR1 $$; echo a=$?; kill -USR2 $$; echo b=$?; \
+                  kill -0 $$; echo c=$?";
+    let b = under_profile("atk-scmp-repeat", rule, &["sh", "-c", script]);
+    assert_eq!(b.run_ok(), "a=1\nb=1\nc=0\n");
+}
+
+/// A syscall with a conditional and an unconditional rule takes the unconditional rule's
+/// action in libseccomp, whatever their order; the first match let a conditional allow win.
+#[test]
+fn seccomp_an_unconditional_rule_is_not_undone_by_a_conditional_one() {
+    let rules = json!([
+        {"names": ["kill"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 1, "value": 0, "op": "SCMP_CMP_EQ"}]},
+        {"names": ["kill"], "action": "SCMP_ACT_ERRNO"}
+    ]);
+    let b = under_profile(
+        "atk-scmp-precedence",
+        rules,
+        &["sh", "-c", "kill -0 $$; echo $?"],
+    );
+    assert_eq!(b.run_ok(), "1\n");
+}
+
+/// On i386 a socket call also arrives through socketcall(2); libseccomp filters it there
+/// too. A profile refusing socket() was open through socketcall(SYS_SOCKET).
+#[test]
+fn seccomp_a_refused_socket_call_stays_refused_through_socketcall() {
+    let rules = json!([{"names": ["socket"], "action": "SCMP_ACT_ERRNO"}]);
+    let b = under_profile("atk-scmp-socketcall", rules, &["/bin/probe"]);
+    // socketcall(SYS_SOCKET, {AF_UNIX, SOCK_STREAM, 0})
+    plant_probe(&b, "probe", &int80_probe(102, 1, Some(&[1, 1, 0])));
+    let out = b.run();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "socket() through socketcall was not refused"
+    );
+}

@@ -96,6 +96,12 @@ impl Arch {
         }
     }
 
+    /// Whether the ABI passes 64-bit arguments; on the others libseccomp compares only the
+    /// low 32 bits of a value, whatever the profile gives.
+    pub fn wide(self) -> bool {
+        matches!(self, Arch::X86_64 | Arch::Aarch64 | Arch::Riscv64)
+    }
+
     pub fn family(self) -> Family {
         match self {
             Arch::X86_64 | Arch::I386 | Arch::X32 => Family::X86,

@@ -8,6 +8,8 @@ pub mod agent;
 pub mod arch;
 pub mod cache;
 pub mod compile;
+mod db;
+mod rules;
 mod tables;
 
 pub use arch::{Arch, Family};
