@@ -534,7 +534,7 @@ fn received(sock: &std::net::UdpSocket) -> bool {
 /// host's loopback-only services, unless they are dropped. The same frame sent to the
 /// bridge's own address shows that the crafted packet would arrive.
 #[test]
-fn cve_2020_8558_a_container_cannot_reach_the_hosts_loopback_services() {
+fn bridge_cve_2020_8558_a_container_cannot_reach_the_hosts_loopback_services() {
     use berth_tests::net::Host;
     let h = Host::new("bt-localnet");
     let mut b = Bundle::new("atk-localnet");
@@ -588,7 +588,7 @@ fn bridged_server(name: &str, annotations: serde_json::Value) -> Bundle {
 /// Here the second create fails after its veth is made (its port is taken) and must take
 /// only what it made.
 #[test]
-fn a_failed_create_never_removes_another_containers_interface() {
+fn bridge_a_failed_create_never_removes_another_containers_interface() {
     use berth_tests::net::{get, Host};
     let h = Host::new("bt-vethname");
     let long_id = "atk-veth-victim-with-an-id-longer-than-an-interface-name";
@@ -640,7 +640,7 @@ fn a_failed_create_never_removes_another_containers_interface() {
 /// the port, and the service keeps its clients. Ports are also bounded: hundreds in one
 /// config are refused, and the largest allowed set comes and goes whole.
 #[test]
-fn a_published_port_never_takes_a_host_services_traffic() {
+fn bridge_a_published_port_never_takes_a_host_services_traffic() {
     use berth_tests::net::Host;
     let h = Host::new("bt-porttake");
     let service =
@@ -679,7 +679,7 @@ fn a_published_port_never_takes_a_host_services_traffic() {
 /// overwrote its leases (so two containers could get one address), and a bridge name the
 /// kernel rewrites (`a%d` → `a0`) made a bridge berth could never find again.
 #[test]
-fn network_and_bridge_names_cannot_alias_anything() {
+fn bridge_names_of_networks_and_bridges_cannot_alias_anything() {
     use berth_tests::net::Host;
     let h = Host::new("bt-names");
     ok(h.berth(&["network", "create", "front", "--subnet", "10.46.0.0/24"]));
