@@ -16,9 +16,12 @@ for b in "$@"; do
   echo "== ${b##*/} (cgroup v2 guest)"
   # The guest kernel has no veth driver: netDevices and the attacks through a bridge
   # (attacks.rs, bridge_*) are covered by the host run.
+  # The shim start race is timed by gdb (30 s), which the emulated guest cannot keep; it
+  # does not depend on the cgroup version, and the host run has it.
   # The fault tests run at a fifth of their size here (the host runs 1,000 cycles).
   BERTH_LOAD_CYCLES=200 BERTH_KILL_ROUNDS=3 \
-    "$b" --test-threads=2 --skip net_devices_are_moved --skip bridge_ || fail=1
+    "$b" --test-threads=2 --skip net_devices_are_moved --skip bridge_ \
+      --skip a_late_signal_cannot_hang_shim_start || fail=1
 done
 rm -rf /tmp/berth-tests
 exit $fail'
