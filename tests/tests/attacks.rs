@@ -871,3 +871,72 @@ fn seccomp_a_refused_socket_call_stays_refused_through_socketcall() {
         "socket() through socketcall was not refused"
     );
 }
+
+/// The containerd lanes an attack test runs: berth's shim, and containerd's runc shim
+/// calling the runtime under test (the only lane when that runtime is not berth's).
+fn shim_lanes() -> Vec<berth_tests::containerd::Via> {
+    use berth_tests::containerd::Via;
+    match std::env::var_os("BERTH_RUNTIME") {
+        Some(_) => vec![Via::RuncShim],
+        None => vec![Via::Shim, Via::RuncShim],
+    }
+}
+
+/// `stat -L` of fds 0-2 as `dev:ino` lines, for comparing with the host's /dev/null.
+const STDIO_PROBE: &str = "for n in 0 1 2; do stat -L -c '%d:%i' /proc/self/fd/$n; done";
+
+fn assert_not_host_null(seen: &str, what: &str) {
+    use std::os::unix::fs::MetadataExt;
+    let null = std::fs::metadata("/dev/null").unwrap();
+    let host_null = format!("{}:{}", null.dev(), null.ino());
+    assert_eq!(seen.lines().count(), 3, "{what}: {seen}");
+    assert!(
+        !seen.lines().any(|l| l == host_null),
+        "{what} holds the host's /dev/null ({host_null}): {seen}"
+    );
+}
+
+/// A process with no stdio at all (`ctr run --null-io`; containerd's runc shim then passes the
+/// host's /dev/null) held the host's /dev/null, which the container's root could chmod through
+/// /proc/self/fd and so break /dev/null for the whole host. berth's shim gives pipes, and the
+/// container's init swaps a foreign /dev/null for its own, as runc does. The probe only looks.
+#[test]
+fn a_container_without_stdio_holds_no_host_file() {
+    let c = berth_tests::containerd::Containerd::start("atk-null");
+    for via in shim_lanes() {
+        let id = format!("{via:?}").to_lowercase();
+        let dir = c.dir.join(format!("{id}-x"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mount = format!("type=bind,src={},dst=/x,options=rbind:rw", dir.display());
+        let flags = ["--rm", "--null-io", "--mount", &mount];
+        let script = format!("{STDIO_PROBE} >/x/seen");
+        let o = c.run(via, &flags, &id, &["sh", "-c", &script]);
+        assert!(o.status.success(), "{via:?}: {}", stderr(&o));
+        let seen = std::fs::read_to_string(dir.join("seen")).unwrap();
+        assert_not_host_null(&seen, &format!("{via:?}"));
+    }
+}
+
+/// The same for `exec`, run with the runtime's own stdin, stdout and stderr on /dev/null.
+/// runc's exec does not swap /dev/null (only its init does), so this runs on berth only.
+#[test]
+fn an_exec_without_stdio_holds_no_host_file() {
+    if std::env::var_os("BERTH_RUNTIME").is_some() {
+        return;
+    }
+    let mut b = Bundle::new("atk-null-exec");
+    b.config["root"]["readonly"] = json!(false);
+    b.sh("sleep 100");
+    b.write();
+    b.run_detached();
+    let script = format!("{STDIO_PROBE} >/tmp/seen");
+    let mut cmd = berth_cmd(&["exec", b.id(), "sh", "-c", &script]);
+    cmd.stdin(std::process::Stdio::null());
+    cmd.stdout(std::process::Stdio::null());
+    cmd.stderr(std::process::Stdio::null());
+    let status = cmd.status().unwrap();
+    let seen = std::fs::read_to_string(b.rootfs().join("tmp/seen")).unwrap_or_default();
+    ok(berth(&["delete", "--force", b.id()]));
+    assert!(status.success());
+    assert_not_host_null(&seen, "the exec");
+}

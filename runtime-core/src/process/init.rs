@@ -102,6 +102,7 @@ fn setup_all(plan: &InitPlan, chan: &Channel) -> Result<(usize, i32), Fail> {
     // Before finish(): /dev/console is made while the root may still be written.
     let sock = plan.console_socket.as_ref().map(|s| s.as_raw_fd());
     setup::console(&plan.process, sock, true)?;
+    setup::own_dev_null()?;
     plan.rootfs.finish()?;
     setup::limits(&plan.process)?;
     setup::cwd(&plan.process)?;

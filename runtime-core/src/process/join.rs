@@ -59,6 +59,7 @@ fn prepare(plan: &JoinPlan, chan: &Channel) -> Result<usize, Fail> {
     }
     let sock = plan.console_socket.as_ref().map(|s| s.as_raw_fd());
     setup::console(&plan.process, sock, false)?;
+    setup::own_dev_null()?;
     setup::limits(&plan.process)?;
     setup::cwd(&plan.process)?;
     let which = setup::lookup(&plan.process)?;

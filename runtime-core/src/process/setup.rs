@@ -28,6 +28,32 @@ pub fn stdio(fds: Option<[RawFd; 3]>) -> Result<(), Fail> {
     Ok(())
 }
 
+/// Points fds 0-2 that are a null device of another root (the host's /dev/null, which the
+/// container's root could chmod through /proc/self/fd and so break for the whole host) at the
+/// container's own /dev/null, as runc does for its init. Runs once the process is in the
+/// container's root; a container without a /dev/null node of its own keeps what it got.
+pub fn own_dev_null() -> Result<(), Fail> {
+    let flags = libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NOCTTY;
+    let Ok(null) = fs::openat(libc::AT_FDCWD, c"/dev/null", flags, 0) else {
+        return Ok(());
+    };
+    let ours = match fs::fstat(null.as_raw_fd()) {
+        Ok(st) if is_null_device(&st) => st,
+        _ => return Ok(()),
+    };
+    for fd in 0..3 {
+        let Ok(st) = fs::fstat(fd) else { continue };
+        if is_null_device(&st) && (st.st_dev, st.st_ino) != (ours.st_dev, ours.st_ino) {
+            fs::dup2(null.as_raw_fd(), fd).at(Step::Stdio, fd as usize)?;
+        }
+    }
+    Ok(())
+}
+
+fn is_null_device(st: &libc::stat) -> bool {
+    st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == libc::makedev(1, 3)
+}
+
 /// Moves this process into the container's v1 cgroups (cgroup2 was joined by clone3 itself).
 pub fn join_cgroups(tasks: &CgroupTasks) -> Result<(), Fail> {
     tasks
