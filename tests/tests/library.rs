@@ -8,6 +8,9 @@ use berth_tests::*;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
+/// The tests here count and watch the whole program's fds: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
@@ -23,6 +26,7 @@ fn devnull() -> OwnedFd {
 
 #[test]
 fn threads_running_containers_leak_no_fd_and_leave_no_child() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let root = Path::new(BASE).join("lib-root");
     let bundles: Vec<Bundle> = (0..4)
         .map(|t| {
@@ -65,4 +69,55 @@ fn threads_running_containers_leak_no_fd_and_leave_no_child() {
         assert!(cgroup_left(b.id()).is_empty());
     }
     let _ = std::fs::remove_dir(&root);
+}
+
+/// A created container, waiting for `start`, holds none of the program's own fds. The init is
+/// a clone of the program: a shim's pipes and FIFOs of other processes stayed open in it, so
+/// their readers saw no end-of-file until this container started. Here the program closes a
+/// pipe's only write end while a container waits: the read end must hang up at once.
+#[test]
+fn a_created_container_holds_none_of_the_programs_fds() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let root = Path::new(BASE).join("lib-root-fds");
+    let mut b = Bundle::new("lib-fds");
+    b.sh("true");
+    b.write();
+    let rt = Runtime::new(&root);
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two new fds, owned below.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: both fds are new and ours.
+    let (r, w) = unsafe {
+        use std::os::fd::FromRawFd;
+        (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+    };
+    let opts = CreateOptions {
+        bundle: b.dir.clone(),
+        console_socket: None,
+        pid_file: None,
+        preserve_fds: 0,
+        no_pivot: false,
+        no_new_keyring: false,
+        stdio: Some([devnull(), devnull(), devnull()]),
+    };
+    let c = rt.create(b.id(), opts).unwrap();
+    drop(w);
+    let mut p = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&r),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd.
+    let n = unsafe { libc::poll(&mut p, 1, 3000) };
+    let pid = c.pid();
+    c.delete(true).unwrap();
+    // The program reaps its children itself (the shim's reaper does).
+    // SAFETY: waitpid on our own child.
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    let _ = std::fs::remove_dir(&root);
+    assert!(
+        n == 1 && p.revents & libc::POLLHUP != 0,
+        "the pipe's write end lives on in the created container (poll {n}, revents {:#x})",
+        p.revents
+    );
 }

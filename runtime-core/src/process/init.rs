@@ -111,6 +111,12 @@ fn setup_all(plan: &InitPlan, chan: &Channel) -> Result<(usize, i32), Fail> {
     setup::fds(&plan.process)?;
     setup::seccomp_for_agent(&plan.process, chan)?;
     chan.send(Msg::Ready).at(Step::Protocol, 3)?;
+    // A clone of the runtime holds all the runtime's fds. Waiting for `start` it needs only
+    // its stdio, the preserved fds and the state directory: a shim's other processes' pipes
+    // and FIFOs must not stay open here (their readers would not see end-of-file). execve
+    // would close them anyway (all are close-on-exec), so a failure here changes nothing.
+    let keep = plan.state_dir.as_ref().map(|d| d.as_raw_fd());
+    let _ = fs::close_from_except(3 + plan.process.preserve_fds, keep);
     Ok((which, host_pid))
 }
 

@@ -216,6 +216,18 @@ pub fn cloexec_from(first: u32) -> SysResult<()> {
         .map(drop)
 }
 
+/// Closes every fd from `first` on, except `keep`.
+pub fn close_from_except(first: u32, keep: Option<RawFd>) -> SysResult<()> {
+    let range = |lo: u32, hi: u32| {
+        check(unsafe { libc::syscall(libc::SYS_close_range, lo, hi, 0u32) }).map(drop)
+    };
+    match keep.map(|k| k as u32).filter(|k| *k >= first) {
+        Some(k) if k > first => range(first, k - 1).and_then(|_| range(k + 1, u32::MAX)),
+        Some(k) => range(k + 1, u32::MAX),
+        None => range(first, u32::MAX),
+    }
+}
+
 /// poll(2) on one fd; returns the revents, or 0 on timeout.
 pub fn poll_one(fd: RawFd, events: i16, timeout_ms: i32) -> SysResult<i16> {
     let mut p = libc::pollfd {
