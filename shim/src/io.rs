@@ -1,13 +1,14 @@
 //! A process's stdio as containerd names it: FIFO paths (what `ctr` gives), `binary://` (a
 //! logging program fed through pipes), `file://` (a file appended to), or nothing
-//! (/dev/null). Without a terminal, the process writes into its stdout and stderr FIFOs
-//! itself: no copy thread runs and nothing sits between the container and containerd. The
-//! shim holds a read end of each FIFO that it never reads from: it keeps the FIFO alive
-//! whether or not containerd has opened its side yet, and it tells (FIONREAD) when
-//! containerd has taken everything, which is when an exit may be reported (see
-//! `Io::drain`). stdin goes through a pipe the shim feeds, so `CloseIO` can end it; a
-//! terminal needs copies both ways.
+//! (/dev/null). Without a terminal, every fd the process gets is a pipe the shim made, never
+//! a host file: the shim's output thread (`pump`) moves stdout and stderr on, and stdin is
+//! fed by a thread of its own, so `CloseIO` can end it. The shim holds a read end of each
+//! output FIFO that it never reads from: it keeps the FIFO alive whether or not containerd
+//! has opened its side yet, and it tells (FIONREAD) when containerd has taken everything,
+//! which is when an exit may be reported (see `Io::drain`). A terminal needs copies both
+//! ways.
 
+use crate::pump::{self, Dst, Stream};
 use berth_core::ConsoleSocket;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -36,6 +37,8 @@ pub struct Io {
     stdin: Arc<Mutex<Option<File>>>,
     console: Option<File>,
     output: Vec<JoinHandle<()>>,
+    /// The process's stdout and stderr on their way (no terminal).
+    streams: Vec<Arc<Stream>>,
     /// Our idle read ends of the output FIFOs.
     fifos: Vec<File>,
 }
@@ -92,15 +95,14 @@ pub fn prepare(
         return Ok((None, Some(ConsoleSocket::Fd(theirs.into())), pending));
     }
     let stdin = match s.stdin.as_str() {
-        "" => null()?,
+        // A pipe nobody writes to reads as end-of-file, as /dev/null would.
+        "" => pipe()?.0.into(),
         path => io.feed_stdin(path)?,
     };
     let (stdout, stderr) = if let Some(url) = s.stdout.strip_prefix("binary://") {
         io.logger(url, id, ns)?
     } else if let Some(path) = s.stdout.strip_prefix("file://") {
-        let f = OpenOptions::new().append(true).create(true).open(path)?;
-        let dup = f.try_clone()?;
-        (OwnedFd::from(f), OwnedFd::from(dup))
+        io.log_file(path)?
     } else {
         (io.output(&s.stdout)?, io.output(&s.stderr)?)
     };
@@ -164,6 +166,7 @@ impl Io {
     pub fn drain(&mut self) -> Drain {
         Drain {
             copiers: std::mem::take(&mut self.output),
+            streams: self.streams.clone(),
             fifos: self
                 .fifos
                 .iter()
@@ -254,12 +257,17 @@ impl Io {
 /// of the exit, and the output in it would be lost.
 pub struct Drain {
     copiers: Vec<JoinHandle<()>>,
+    streams: Vec<Arc<Stream>>,
     fifos: Vec<File>,
 }
 
 impl Drain {
+    /// The streams are asked before the FIFOs: once a stream is quiet, all it had is in its
+    /// FIFO, and an empty FIFO after that means containerd has it.
     pub fn done(&self) -> bool {
-        self.copiers.iter().all(|h| h.is_finished()) && self.fifos.iter().all(|f| unread(f) == 0)
+        self.copiers.iter().all(|h| h.is_finished())
+            && self.streams.iter().all(|s| s.quiet())
+            && self.fifos.iter().all(|f| pump::unread(f.as_raw_fd()) == 0)
     }
 
     /// Waits until `done`, or until `within` has passed.
@@ -292,43 +300,54 @@ fn copy(from: &mut File, to: &mut File) -> std::io::Result<()> {
     }
 }
 
-fn null() -> std::io::Result<OwnedFd> {
-    Ok(OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")?
-        .into())
-}
-
 impl Io {
-    /// An output FIFO (or a plain file) for the process, opened for writing. A FIFO first
-    /// gets our own read end, so the write open never waits for containerd and what the
-    /// process writes stays in the FIFO until containerd reads it, however late it opens.
+    /// The write end of a new pipe whose bytes go to `dst`.
+    fn stream(&mut self, dst: Dst) -> std::io::Result<OwnedFd> {
+        let (r, w) = pipe()?;
+        self.streams.push(pump::start(r, dst)?);
+        Ok(w.into())
+    }
+
+    /// An output FIFO (or a plain file) for the process; nothing wanted goes nowhere. A FIFO
+    /// first gets our own read end, so the write open never waits for containerd and what
+    /// the process writes stays in the FIFO until containerd reads it, however late it opens.
     fn output(&mut self, path: &str) -> std::io::Result<OwnedFd> {
         if path.is_empty() {
-            return null();
+            return self.stream(Dst::Discard);
         }
         let is_fifo = std::fs::metadata(path)
             .map(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type()))
             .unwrap_or(false);
-        if is_fifo {
-            let ours = OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open(path)?;
-            self.fifos.push(ours);
+        if !is_fifo {
+            let file = OpenOptions::new().write(true).open(path)?;
+            return self.stream(Dst::File(file));
         }
-        Ok(OpenOptions::new().write(true).open(path)?.into())
+        let ours = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        self.fifos.push(ours);
+        let fifo = OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        self.stream(Dst::Pipe(fifo))
     }
-}
 
-/// Bytes in a FIFO that nobody has read yet.
-fn unread(f: &File) -> i32 {
-    let mut n: libc::c_int = 0;
-    // SAFETY: FIONREAD stores one int through the pointer.
-    match unsafe { libc::ioctl(f.as_raw_fd(), libc::FIONREAD, &mut n) } {
-        0 => n,
-        _ => 0,
+    /// `file://PATH`: stdout and stderr appended to one file, as containerd's runc shim
+    /// does, through one pipe so that their order is kept.
+    fn log_file(&mut self, path: &str) -> std::io::Result<(OwnedFd, OwnedFd)> {
+        if let Some(dir) = std::path::Path::new(path).parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o644)
+            .open(path)?;
+        let out = self.stream(Dst::File(file))?;
+        let err = out.try_clone()?;
+        Ok((out, err))
     }
 }
 

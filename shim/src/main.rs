@@ -16,6 +16,7 @@ mod io;
 mod metrics;
 mod oom;
 mod process;
+mod pump;
 mod service;
 mod task;
 

@@ -882,6 +882,36 @@ fn shim_lanes() -> Vec<berth_tests::containerd::Via> {
     }
 }
 
+/// A shim that hands the host's log file (or FIFO) to the container lets the container open
+/// it again through /proc/self/fd: truncate the host's log, change its mode. containerd's runc
+/// shim puts a pipe in between; so does berth's shim, and the control lane is the runc shim.
+#[test]
+fn a_container_cannot_truncate_or_chmod_its_host_log() {
+    let c = berth_tests::containerd::Containerd::start("atk-log");
+    for via in shim_lanes() {
+        let id = format!("{via:?}").to_lowercase();
+        let file = c.dir.join(format!("{id}.log"));
+        std::fs::write(&file, "host line\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let uri = format!("file://{}", file.display());
+        let script = "echo first; : >/proc/self/fd/1; chmod 777 /proc/self/fd/1; echo second";
+        let o = c.run(
+            via,
+            &["--rm", "--log-uri", &uri],
+            &id,
+            &["sh", "-c", script],
+        );
+        assert!(o.status.success(), "{via:?}: {}", stderr(&o));
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(
+            text, "host line\nfirst\nsecond\n",
+            "{via:?}: the log was rewritten"
+        );
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{via:?}: the container changed the log's mode");
+    }
+}
+
 /// `stat -L` of fds 0-2 as `dev:ino` lines, for comparing with the host's /dev/null.
 const STDIO_PROBE: &str = "for n in 0 1 2; do stat -L -c '%d:%i' /proc/self/fd/$n; done";
 
